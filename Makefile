@@ -1,0 +1,93 @@
+# Makefile — the source of truth for building jang.
+#   make            library (build/libjang.a) and CLI (build/jang)
+#   make test       unit/golden tests (no network, no Python); last line "N passed, N failed"
+#   make asan       the same tests under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make fuzz       libFuzzer targets (clang), each for FUZZ_SECONDS (default 60)
+#   make check-models  heavier checks on the real models fetched by scripts/fetch-models
+#   make format     clang-format in place; make format-check fails on differences
+# WERROR=1 turns warnings into errors (CI sets it).
+
+CC       ?= cc
+BUILD    ?= build
+OPT      ?= -O2
+WERROR   ?= 0
+CSTD      = -std=c11 -D_GNU_SOURCE
+WARN      = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter \
+            -Wformat=2 -Wvla
+ifeq ($(WERROR),1)
+WARN     += -Werror
+endif
+INCLUDES  = -Iinclude -Isrc/util
+CFLAGS   ?= $(OPT) -g
+ALL_CFLAGS = $(CSTD) $(WARN) $(INCLUDES) $(CFLAGS) $(EXTRA_CFLAGS)
+LDLIBS    = -ljansson -lm -lpthread
+
+LIB_SRC   = $(sort $(wildcard src/*/*.c))
+CLI_SRC   = $(sort $(wildcard cli/*.c))
+TEST_SRC  = $(sort $(wildcard tests/*.c))
+FUZZ_SRC  = $(sort $(wildcard tests/fuzz/*.c))
+
+LIB_OBJ   = $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ   = $(CLI_SRC:%.c=$(BUILD)/%.o)
+TEST_OBJ  = $(TEST_SRC:%.c=$(BUILD)/%.o)
+
+.PHONY: all test asan fuzz fuzz-smoke check-models clean format format-check
+all: $(BUILD)/jang $(BUILD)/jang-tests
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libjang.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/jang: $(CLI_OBJ) $(BUILD)/libjang.a
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+# Tests link the objects directly (not the archive) so every TEST constructor is kept.
+$(BUILD)/jang-tests: $(TEST_OBJ) $(BUILD)/libjang.a
+	$(CC) $(ALL_CFLAGS) -o $@ $(TEST_OBJ) $(BUILD)/libjang.a $(LDLIBS)
+
+test: $(BUILD)/jang-tests $(BUILD)/jang
+	JANG_BIN=$(BUILD)/jang ./$(BUILD)/jang-tests $(T)
+
+asan:
+	$(MAKE) BUILD=build-asan OPT=-O1 \
+	  EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
+
+# ---- fuzzing (clang + libFuzzer) -----------------------------------------------------------
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD    = build-fuzz
+FUZZ_FLAGS    = -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -O1 -g
+FUZZ_BINS     = $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
+
+$(FUZZ_BUILD)/%: tests/fuzz/%.c $(LIB_SRC)
+	@mkdir -p $(FUZZ_BUILD)
+	$(FUZZ_CC) $(CSTD) $(INCLUDES) $(FUZZ_FLAGS) -o $@ $< $(LIB_SRC) $(LDLIBS)
+
+fuzz: $(FUZZ_BINS)
+	@for f in $(FUZZ_BINS); do \
+	  n=$$(basename $$f); mkdir -p fuzz-out/$$n/corpus; \
+	  echo "== $$n for $(FUZZ_SECONDS)s"; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 \
+	      -artifact_prefix=fuzz-out/$$n/ fuzz-out/$$n/corpus tests/fuzz/corpus/$$n || exit 1; \
+	done
+
+fuzz-smoke:
+	$(MAKE) fuzz FUZZ_SECONDS=30
+
+check-models: $(BUILD)/jang
+	scripts/check-models
+
+format:
+	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) $(FUZZ_SRC) include/jang.h src/*/*.h tests/*.h
+
+format-check:
+	clang-format --dry-run -Werror $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) $(FUZZ_SRC) include/jang.h src/*/*.h tests/*.h
+
+clean:
+	rm -rf build build-asan build-fuzz
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)

@@ -1,0 +1,42 @@
+/* main.c — the `jang` command: dispatches to one cmd_*.c per subcommand. */
+#include "cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const struct {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *help;
+} commands[] = {
+    {"inspect", cmd_inspect, "summarise a safetensors file/dir or GGUF file: architecture, tensors, totals"},
+};
+
+int cli_error(const char *cmd, jang_status s) {
+    const char *d = jang_last_error();
+    fprintf(stderr, "jang %s: %s%s%s\n", cmd, jang_status_str(s), d[0] ? ": " : "", d);
+    return 1;
+}
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: jang <command> [options]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
+    fprintf(f, "\n`jang <command> --help` describes each command.\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "jang: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,364 @@
+/* jang.h — the one public header of libjang.
+ *
+ * JANG is mixed-precision affine weight quantization for LLMs stored as MLX-compatible safetensors.
+ * This header exposes: status codes and error details, tensor views, the safetensors reader/writer,
+ * the GGUF reader and dequantizer, and the model description (architecture hyper-parameters) read
+ * from Hugging Face config.json or GGUF metadata, with the GGUF -> HF tensor-name mapping.
+ *
+ * Conventions: every fallible call returns jang_status; on failure jang_last_error() gives a
+ * detail string naming the file / tensor / argument. Handles are opaque; every close/free accepts
+ * NULL. The library never prints to stdout and never exits. Shapes are in PyTorch (row-major,
+ * outermost first) order everywhere, including GGUF tensors (whose on-disk dims are reversed).
+ */
+#ifndef JANG_H
+#define JANG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------------------------------------
+ * Status codes: one X-macro list drives the enum and the messages.
+ */
+#define JANG_STATUS_MAP(X)                                                                         \
+    X(JANG_OK, "success")                                                                          \
+    X(JANG_E_IO, "I/O error")                                                                      \
+    X(JANG_E_FORMAT, "malformed or corrupt input")                                                 \
+    X(JANG_E_UNSUPPORTED, "unsupported feature")                                                   \
+    X(JANG_E_NOMEM, "out of memory")                                                               \
+    X(JANG_E_ARG, "invalid argument")                                                              \
+    X(JANG_E_NOTFOUND, "not found")                                                                \
+    X(JANG_E_EXISTS, "already exists")
+
+typedef enum {
+#define JANG_X_(name, msg) name,
+    JANG_STATUS_MAP(JANG_X_)
+#undef JANG_X_
+        JANG_STATUS_COUNT
+} jang_status;
+
+/* Short message for a status ("malformed or corrupt input"). Never NULL. */
+const char *jang_status_str(jang_status s);
+/* Thread-local detail of the last failure in this thread ("" when none). */
+const char *jang_last_error(void);
+/* Clears the thread-local detail. */
+void jang_clear_error(void);
+
+/* ---------------------------------------------------------------------------------------------
+ * Element types of safetensors tensors: X(enum suffix, safetensors name, bytes per element).
+ */
+#define JANG_DTYPE_MAP(X)                                                                          \
+    X(F64, "F64", 8)                                                                               \
+    X(F32, "F32", 4)                                                                               \
+    X(F16, "F16", 2)                                                                               \
+    X(BF16, "BF16", 2)                                                                             \
+    X(I64, "I64", 8)                                                                               \
+    X(I32, "I32", 4)                                                                               \
+    X(I16, "I16", 2)                                                                               \
+    X(I8, "I8", 1)                                                                                 \
+    X(U64, "U64", 8)                                                                               \
+    X(U32, "U32", 4)                                                                               \
+    X(U16, "U16", 2)                                                                               \
+    X(U8, "U8", 1)                                                                                 \
+    X(BOOL, "BOOL", 1)
+
+typedef enum {
+#define JANG_X_(e, name, size) JANG_DT_##e,
+    JANG_DTYPE_MAP(JANG_X_)
+#undef JANG_X_
+        JANG_DT_COUNT
+} jang_dtype;
+
+const char *jang_dtype_name(jang_dtype dt);
+size_t jang_dtype_size(jang_dtype dt);
+/* Parses a safetensors dtype name ("BF16"); returns false when unknown. */
+bool jang_dtype_parse(const char *name, jang_dtype *out);
+
+#define JANG_MAX_DIMS 8
+
+/* A tensor view: data points into a memory map owned by the file handle it came from. */
+typedef struct jang_tensor {
+    const char *name;
+    jang_dtype dtype;
+    int32_t n_dims;
+    int64_t shape[JANG_MAX_DIMS]; /* PyTorch order, outermost first */
+    int64_t n_elements;
+    size_t n_bytes;
+    const void *data; /* not necessarily aligned */
+    const char *file; /* path of the file holding the data */
+} jang_tensor;
+
+/* ---------------------------------------------------------------------------------------------
+ * Safetensors reader: a single file, a directory (model.safetensors or the sharded index), or a
+ * model.safetensors.index.json. Memory-mapped, zero-copy, every header fully validated on open.
+ */
+typedef struct jang_st jang_st;
+
+jang_status jang_st_open(const char *path, jang_st **out);
+void jang_st_close(jang_st *st);
+int64_t jang_st_count(const jang_st *st);
+/* Tensors in a stable order (by file, then by data offset). NULL when i is out of range. */
+const jang_tensor *jang_st_get(const jang_st *st, int64_t i);
+/* NULL when absent. */
+const jang_tensor *jang_st_find(const jang_st *st, const char *name);
+/* __metadata__ value of the first file for key, or NULL. */
+const char *jang_st_metadata(const jang_st *st, const char *key);
+/* Number of files mapped (1 for a single file). */
+int jang_st_n_files(const jang_st *st);
+
+/* Safetensors writer (streaming, bounded memory): declare every tensor first, then write their
+ * data in declaration order, then finish. Output goes to "<path>.tmp", is fsync'ed and renamed
+ * to path by jang_st_writer_finish; jang_st_writer_abort (or a failure) removes the temporary.
+ * Each tensor's data starts 64-byte aligned (relative to the file start). */
+typedef struct jang_st_writer jang_st_writer;
+
+jang_status jang_st_writer_open(const char *path, jang_st_writer **out);
+jang_status jang_st_writer_set_metadata(jang_st_writer *w, const char *key, const char *value);
+jang_status jang_st_writer_declare(jang_st_writer *w, const char *name, jang_dtype dtype,
+                                   int32_t n_dims, const int64_t *shape);
+/* Writes (part of) the data of the next tensor; may be called repeatedly until the declared
+ * size is complete. */
+jang_status jang_st_writer_write(jang_st_writer *w, const void *data, size_t n_bytes);
+jang_status jang_st_writer_finish(jang_st_writer *w); /* frees w */
+void jang_st_writer_abort(jang_st_writer *w);         /* frees w, removes the temporary */
+
+/* ---------------------------------------------------------------------------------------------
+ * GGUF reader (v2 and v3). Metadata values are parsed into a tree; tensor data stays mapped.
+ */
+#define JANG_GGUF_VTYPE_MAP(X)                                                                     \
+    X(UINT8, 0, "u8")                                                                              \
+    X(INT8, 1, "i8")                                                                               \
+    X(UINT16, 2, "u16")                                                                            \
+    X(INT16, 3, "i16")                                                                             \
+    X(UINT32, 4, "u32")                                                                            \
+    X(INT32, 5, "i32")                                                                             \
+    X(FLOAT32, 6, "f32")                                                                           \
+    X(BOOL, 7, "bool")                                                                             \
+    X(STRING, 8, "str")                                                                            \
+    X(ARRAY, 9, "arr")                                                                             \
+    X(UINT64, 10, "u64")                                                                           \
+    X(INT64, 11, "i64")                                                                            \
+    X(FLOAT64, 12, "f64")
+
+typedef enum {
+#define JANG_X_(e, v, s) JANG_GGUF_##e = v,
+    JANG_GGUF_VTYPE_MAP(JANG_X_)
+#undef JANG_X_
+} jang_gguf_vtype;
+
+typedef struct jang_gguf_value jang_gguf_value;
+struct jang_gguf_value {
+    jang_gguf_vtype type;
+    union {
+        uint64_t u64;  /* UINT8..UINT64 */
+        int64_t i64;   /* INT8..INT64 */
+        double f64;    /* FLOAT32, FLOAT64 */
+        bool b;        /* BOOL */
+        struct {       /* STRING: not NUL-terminated, may contain any bytes */
+            const char *ptr;
+            uint64_t len;
+        } str;
+        struct {                  /* ARRAY */
+            jang_gguf_vtype type; /* element type */
+            uint64_t n;
+            const void *raw;               /* numeric/bool elements: packed little-endian in the map */
+            const jang_gguf_value *items; /* STRING and ARRAY elements: n parsed values */
+        } arr;
+    } v;
+};
+
+/* ggml tensor types: X(enum suffix, ggml id, name, block size in elements, bytes per block). */
+#define JANG_GGML_TYPE_MAP(X)                                                                      \
+    X(F32, 0, "F32", 1, 4)                                                                         \
+    X(F16, 1, "F16", 1, 2)                                                                         \
+    X(Q4_0, 2, "Q4_0", 32, 18)                                                                     \
+    X(Q4_1, 3, "Q4_1", 32, 20)                                                                     \
+    X(Q5_0, 6, "Q5_0", 32, 22)                                                                     \
+    X(Q5_1, 7, "Q5_1", 32, 24)                                                                     \
+    X(Q8_0, 8, "Q8_0", 32, 34)                                                                     \
+    X(Q8_1, 9, "Q8_1", 32, 36)                                                                     \
+    X(Q2_K, 10, "Q2_K", 256, 84)                                                                   \
+    X(Q3_K, 11, "Q3_K", 256, 110)                                                                  \
+    X(Q4_K, 12, "Q4_K", 256, 144)                                                                  \
+    X(Q5_K, 13, "Q5_K", 256, 176)                                                                  \
+    X(Q6_K, 14, "Q6_K", 256, 210)                                                                  \
+    X(Q8_K, 15, "Q8_K", 256, 292)                                                                  \
+    X(IQ2_XXS, 16, "IQ2_XXS", 256, 66)                                                             \
+    X(IQ2_XS, 17, "IQ2_XS", 256, 74)                                                               \
+    X(IQ3_XXS, 18, "IQ3_XXS", 256, 98)                                                             \
+    X(IQ1_S, 19, "IQ1_S", 256, 50)                                                                 \
+    X(IQ4_NL, 20, "IQ4_NL", 32, 18)                                                                \
+    X(IQ3_S, 21, "IQ3_S", 256, 110)                                                                \
+    X(IQ2_S, 22, "IQ2_S", 256, 82)                                                                 \
+    X(IQ4_XS, 23, "IQ4_XS", 256, 136)                                                              \
+    X(I8, 24, "I8", 1, 1)                                                                          \
+    X(I16, 25, "I16", 1, 2)                                                                        \
+    X(I32, 26, "I32", 1, 4)                                                                        \
+    X(I64, 27, "I64", 1, 8)                                                                        \
+    X(F64, 28, "F64", 1, 8)                                                                        \
+    X(IQ1_M, 29, "IQ1_M", 256, 56)                                                                 \
+    X(BF16, 30, "BF16", 1, 2)                                                                      \
+    X(TQ1_0, 34, "TQ1_0", 256, 54)                                                                 \
+    X(TQ2_0, 35, "TQ2_0", 256, 66)
+
+typedef enum {
+#define JANG_X_(e, id, name, bs, ts) JANG_GGML_##e = id,
+    JANG_GGML_TYPE_MAP(JANG_X_)
+#undef JANG_X_
+} jang_ggml_type;
+
+/* Name of a ggml type id ("Q4_K"), or NULL when the id is unknown. */
+const char *jang_ggml_type_name(uint32_t type);
+/* Block size / bytes per block of a known type; false when unknown. */
+bool jang_ggml_type_info(uint32_t type, int64_t *block_size, size_t *type_size);
+/* Whether jang_gguf_dequantize supports this type. */
+bool jang_ggml_can_dequantize(uint32_t type);
+
+typedef struct jang_gguf_tensor {
+    const char *name;
+    uint32_t type; /* jang_ggml_type */
+    int32_t n_dims;
+    int64_t ne[4];    /* GGUF order: ne[0] is the innermost (contiguous) dimension */
+    int64_t shape[4]; /* PyTorch order: shape[i] = ne[n_dims - 1 - i] */
+    int64_t n_elements;
+    uint64_t offset; /* relative to the start of the data section */
+    size_t n_bytes;
+    const void *data;
+} jang_gguf_tensor;
+
+typedef struct jang_gguf jang_gguf;
+
+jang_status jang_gguf_open(const char *path, jang_gguf **out);
+void jang_gguf_close(jang_gguf *g);
+uint32_t jang_gguf_version(const jang_gguf *g);
+const char *jang_gguf_path(const jang_gguf *g);
+uint64_t jang_gguf_alignment(const jang_gguf *g);
+
+int64_t jang_gguf_n_kv(const jang_gguf *g);
+/* Key i (NUL-terminated copy owned by g) or NULL when out of range. */
+const char *jang_gguf_key(const jang_gguf *g, int64_t i);
+const jang_gguf_value *jang_gguf_value_at(const jang_gguf *g, int64_t i);
+/* NULL when the key is absent. */
+const jang_gguf_value *jang_gguf_find(const jang_gguf *g, const char *key);
+/* Typed look-ups: return false when absent or of an incompatible type. Integer getters accept any
+ * integer type whose value fits; the float getter accepts floats and integers. */
+bool jang_gguf_get_i64(const jang_gguf *g, const char *key, int64_t *out);
+bool jang_gguf_get_f64(const jang_gguf *g, const char *key, double *out);
+bool jang_gguf_get_bool(const jang_gguf *g, const char *key, bool *out);
+/* Returns a NUL-terminated copy owned by g (strings with embedded NULs are truncated there). */
+const char *jang_gguf_get_str(const jang_gguf *g, const char *key);
+
+int64_t jang_gguf_n_tensors(const jang_gguf *g);
+const jang_gguf_tensor *jang_gguf_tensor_at(const jang_gguf *g, int64_t i);
+const jang_gguf_tensor *jang_gguf_find_tensor(const jang_gguf *g, const char *name);
+/* Dequantizes a whole tensor to n_elements floats (in the tensor's memory order). Unsupported
+ * types fail with JANG_E_UNSUPPORTED naming the tensor and the type. */
+jang_status jang_gguf_dequantize(const jang_gguf_tensor *t, float *out);
+/* Dequantizes n elements of raw data of the given type (n a multiple of the block size). */
+jang_status jang_ggml_dequantize_raw(uint32_t type, const void *data, int64_t n, float *out);
+
+/* ---------------------------------------------------------------------------------------------
+ * Model description: architecture hyper-parameters from HF config.json or GGUF metadata.
+ */
+#define JANG_ARCH_MAP(X)                                                                           \
+    X(UNKNOWN, "unknown")                                                                          \
+    X(LLAMA, "llama")                                                                              \
+    X(MISTRAL, "mistral")                                                                          \
+    X(QWEN2, "qwen2")                                                                              \
+    X(QWEN3, "qwen3")                                                                              \
+    X(QWEN2_MOE, "qwen2_moe")                                                                      \
+    X(QWEN3_MOE, "qwen3_moe")                                                                      \
+    X(MIXTRAL, "mixtral")                                                                          \
+    X(GEMMA, "gemma")                                                                              \
+    X(GEMMA2, "gemma2")                                                                            \
+    X(GEMMA3, "gemma3")                                                                            \
+    X(PHI3, "phi3")                                                                                \
+    X(MAMBA, "mamba")
+
+typedef enum {
+#define JANG_X_(e, s) JANG_ARCH_##e,
+    JANG_ARCH_MAP(JANG_X_)
+#undef JANG_X_
+        JANG_ARCH_COUNT
+} jang_arch;
+
+const char *jang_arch_name(jang_arch a);
+
+#define JANG_ROPE_SCALING_MAP(X)                                                                   \
+    X(NONE, "none")                                                                                \
+    X(LINEAR, "linear")                                                                            \
+    X(DYNAMIC, "dynamic")                                                                          \
+    X(YARN, "yarn")                                                                                \
+    X(LLAMA3, "llama3")                                                                            \
+    X(LONGROPE, "longrope")
+
+typedef enum {
+#define JANG_X_(e, s) JANG_ROPE_SCALING_##e,
+    JANG_ROPE_SCALING_MAP(JANG_X_)
+#undef JANG_X_
+} jang_rope_scaling;
+
+const char *jang_rope_scaling_name(jang_rope_scaling r);
+
+typedef struct jang_model_desc {
+    jang_arch arch;
+    char arch_name[64]; /* as the source names it: "LlamaForCausalLM" or GGUF "llama" */
+    char model_name[128];
+    int64_t n_layers;
+    int64_t dim;        /* hidden size */
+    int64_t ffn_dim;    /* intermediate size of the dense MLP */
+    int64_t n_heads;
+    int64_t n_kv_heads;
+    int64_t head_dim;
+    int64_t vocab_size;
+    int64_t max_seq_len;
+    double norm_eps;
+    bool tied_embeddings;
+    bool attn_bias; /* q/k/v projections carry biases (Qwen2) */
+    bool qk_norm;   /* RMSNorm on q and k per head (Qwen3) */
+    /* RoPE */
+    double rope_theta;
+    int64_t rope_dim;  /* rotated dimensions per head (== head_dim unless partial) */
+    bool rope_neox;    /* pairs (i, i + d/2) as in HF; false = interleaved (i, i+1) as in GGUF llama */
+    jang_rope_scaling rope_scaling;
+    double rope_factor;
+    int64_t rope_orig_ctx;
+    double rope_low_freq_factor, rope_high_freq_factor; /* llama3 */
+    double rope_beta_fast, rope_beta_slow;              /* yarn */
+    int64_t sliding_window;                             /* 0 = none */
+    /* MoE */
+    int64_t n_experts;
+    int64_t n_experts_used;
+    int64_t moe_ffn_dim;
+    int64_t shared_expert_ffn_dim;
+    bool norm_topk_prob;
+    /* SSM (Mamba) */
+    int64_t ssm_d_state;
+    int64_t ssm_d_conv;
+    int64_t ssm_d_inner;
+    int64_t ssm_dt_rank;
+    /* special tokens (-1 = unknown) */
+    int64_t bos_token_id;
+    int64_t eos_token_id;
+} jang_model_desc;
+
+/* Reads config.json (path to the file or to the model directory). */
+jang_status jang_desc_from_hf_config(const char *path, jang_model_desc *out);
+jang_status jang_desc_from_gguf(const jang_gguf *g, jang_model_desc *out);
+
+/* Maps a llama.cpp tensor name ("blk.3.attn_q.weight") to its HF/MLX name
+ * ("model.layers.3.self_attn.q_proj.weight"). JANG_E_NOTFOUND when unknown. */
+jang_status jang_gguf_name_to_hf(const char *gguf_name, char *out, size_t cap);
+/* Whether the GGUF tensor of this architecture has llama.cpp's Q/K row permutation. */
+bool jang_gguf_needs_unpermute(jang_arch arch, const char *gguf_name);
+/* Undoes llama.cpp's Q/K row permutation in place: w is (rows, cols) f32, rows = n_head * hd. */
+jang_status jang_unpermute_qk(float *w, int64_t rows, int64_t cols, int64_t n_head);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* JANG_H */

@@ -1,0 +1,52 @@
+/* test_util.c — half/bfloat16 conversions, checked arithmetic, error details. */
+#include "test.h"
+#include "util.h"
+
+TEST(util_f16_roundtrip_all) {
+    /* every finite half converts to float and back to itself */
+    int bad = 0;
+    for (uint32_t h = 0; h < 65536; h++) {
+        uint16_t x = (uint16_t)h;
+        if ((x & 0x7c00) == 0x7c00 && (x & 0x3ff)) continue; /* nan */
+        if (jang_f32_to_f16(jang_f16_to_f32(x)) != x) bad++;
+    }
+    CHECK_EQ_INT(bad, 0);
+}
+
+TEST(util_f16_known_values) {
+    CHECK(jang_f16_to_f32(0x3c00) == 1.0f);
+    CHECK(jang_f16_to_f32(0xc000) == -2.0f);
+    CHECK(jang_f16_to_f32(0x7bff) == 65504.0f);
+    CHECK(jang_f16_to_f32(0x0001) == ldexpf(1.0f, -24));
+    CHECK_EQ_INT(jang_f32_to_f16(65520.0f), 0x7c00);   /* rounds to inf */
+    CHECK_EQ_INT(jang_f32_to_f16(65519.0f), 0x7bff);
+    CHECK_EQ_INT(jang_f32_to_f16(1.0f + ldexpf(1.0f, -11)), 0x3c00); /* tie to even */
+    CHECK_EQ_INT(jang_f32_to_f16(1.0f + 3 * ldexpf(1.0f, -11)), 0x3c02);
+    CHECK_EQ_INT(jang_f32_to_f16(ldexpf(1.0f, -25)), 0x0000); /* tie to even -> 0 */
+    CHECK_EQ_INT(jang_f32_to_f16(ldexpf(1.5f, -25)), 0x0001);
+    CHECK_EQ_INT(jang_f32_to_f16(ldexpf(3.0f, -25)), 0x0002); /* 1.5 ulp ties to even 2 */
+    CHECK_EQ_INT(jang_f32_to_f16(-0.0f), 0x8000);
+}
+
+TEST(util_bf16) {
+    CHECK(jang_bf16_to_f32(0x3f80) == 1.0f);
+    CHECK_EQ_INT(jang_f32_to_bf16(1.0f), 0x3f80);
+    CHECK_EQ_INT(jang_f32_to_bf16(1.0f + ldexpf(1.0f, -8)), 0x3f80); /* tie to even */
+    CHECK_EQ_INT(jang_f32_to_bf16(1.0f + 3 * ldexpf(1.0f, -8)), 0x3f82);
+}
+
+TEST(util_checked_arith) {
+    uint64_t r;
+    CHECK(!jang_mul_u64(UINT64_MAX / 2 + 1, 2, &r));
+    CHECK(jang_mul_u64(1u << 20, 1u << 20, &r) && r == (1ull << 40));
+    CHECK(!jang_add_u64(UINT64_MAX, 1, &r));
+}
+
+TEST(util_error_detail) {
+    jang_status s = jang_fail(JANG_E_FORMAT, "file %s: bad %d", "x.gguf", 3);
+    CHECK_EQ_INT(s, JANG_E_FORMAT);
+    CHECK_STR(jang_last_error(), "file x.gguf: bad 3");
+    CHECK_STR(jang_status_str(JANG_E_IO), "I/O error");
+    char buf[32];
+    CHECK_STR(jang_printable("a\nb\xff", 4, buf, sizeof buf), "a\\x0ab\\xff");
+}
