@@ -350,13 +350,31 @@ typedef struct jang_model_desc {
 jang_status jang_desc_from_hf_config(const char *path, jang_model_desc *out);
 jang_status jang_desc_from_gguf(const jang_gguf *g, jang_model_desc *out);
 
-/* Maps a llama.cpp tensor name ("blk.3.attn_q.weight") to its HF/MLX name
- * ("model.layers.3.self_attn.q_proj.weight"). JANG_E_NOTFOUND when unknown. */
-jang_status jang_gguf_name_to_hf(const char *gguf_name, char *out, size_t cap);
-/* Whether the GGUF tensor of this architecture has llama.cpp's Q/K row permutation. */
-bool jang_gguf_needs_unpermute(jang_arch arch, const char *gguf_name);
-/* Undoes llama.cpp's Q/K row permutation in place: w is (rows, cols) f32, rows = n_head * hd. */
-jang_status jang_unpermute_qk(float *w, int64_t rows, int64_t cols, int64_t n_head);
+/* What a converter must do to a GGUF tensor's values to get the HF/MLX tensor back. */
+#define JANG_GGUF_FIX_MAP(X)                                                                       \
+    X(NONE, "none")                                                                                \
+    X(UNPERMUTE_Q, "undo llama.cpp Q row permutation (n_heads)")                                   \
+    X(UNPERMUTE_K, "undo llama.cpp K row permutation (n_kv_heads)")                                \
+    X(MINUS_ONE, "subtract 1 (Gemma norm weights are stored as 1 + w)")                            \
+    X(LOG_NEG, "A_log = log(-A) (Mamba stores A = -exp(A_log))")
+
+typedef enum {
+#define JANG_X_(e, s) JANG_GGUF_FIX_##e,
+    JANG_GGUF_FIX_MAP(JANG_X_)
+#undef JANG_X_
+} jang_gguf_fix;
+
+const char *jang_gguf_fix_name(jang_gguf_fix f);
+
+/* Maps a llama.cpp tensor name ("blk.3.attn_q.weight") of an architecture to its HF/MLX name
+ * ("model.layers.3.self_attn.q_proj.weight") and the value fix-up a converter must apply.
+ * Stacked MoE experts map to MLX's stacked "...switch_mlp.{gate,up,down}_proj.weight".
+ * JANG_E_NOTFOUND (with detail) for tensors that have no HF counterpart (e.g. rope_freqs). */
+jang_status jang_gguf_map_name(jang_arch arch, const char *gguf_name, char *out, size_t cap,
+                               jang_gguf_fix *fix);
+/* Undoes llama.cpp's Q/K row permutation in place: w is (rows, cols) f32 (cols = 1 for a bias),
+ * rows = n_head * head_dim with head_dim even. */
+jang_status jang_unpermute_rows(float *w, int64_t rows, int64_t cols, int64_t n_head);
 
 #ifdef __cplusplus
 }

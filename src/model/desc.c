@@ -1,0 +1,423 @@
+/* desc.c — the model description (jang_model_desc) from a Hugging Face config.json or from GGUF
+ * metadata. Both sources land in one struct that describes the model in HF layout (after
+ * jang_gguf_map_name and its fix-ups), so RoPE pairing is NeoX/rotate_half for every supported
+ * architecture. Missing keys take the defaults of the transformers config class of that
+ * architecture. Tested by tests/test_desc.c (fixture configs and GGUF files in tests/data).
+ */
+#include "util.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <string.h>
+
+static const char *const arch_names[] = {
+#define JANG_X_(e, s) s,
+    JANG_ARCH_MAP(JANG_X_)
+#undef JANG_X_
+};
+
+const char *jang_arch_name(jang_arch a) {
+    return (unsigned)a < JANG_ARCH_COUNT ? arch_names[a] : "unknown";
+}
+
+static const char *const rope_names[] = {
+#define JANG_X_(e, s) s,
+    JANG_ROPE_SCALING_MAP(JANG_X_)
+#undef JANG_X_
+};
+
+const char *jang_rope_scaling_name(jang_rope_scaling r) {
+    return (unsigned)r < sizeof rope_names / sizeof rope_names[0] ? rope_names[r] : "?";
+}
+
+static void desc_init(jang_model_desc *d) {
+    memset(d, 0, sizeof *d);
+    d->rope_theta = 10000.0;
+    d->rope_neox = true;
+    d->rope_factor = 1.0;
+    d->bos_token_id = -1;
+    d->eos_token_id = -1;
+}
+
+/* Per-architecture defaults that differ from the common ones (transformers config classes). */
+static void desc_arch_defaults(jang_model_desc *d) {
+    d->norm_eps = 1e-6;
+    switch (d->arch) {
+    case JANG_ARCH_GEMMA:
+    case JANG_ARCH_GEMMA2:
+    case JANG_ARCH_GEMMA3:
+        d->tied_embeddings = true;
+        break;
+    case JANG_ARCH_MAMBA:
+        d->tied_embeddings = true;
+        d->norm_eps = 1e-5;
+        break;
+    case JANG_ARCH_PHI3:
+        d->norm_eps = 1e-5;
+        break;
+    case JANG_ARCH_MIXTRAL:
+        d->rope_theta = 1e6;
+        d->n_experts = 8;
+        d->n_experts_used = 2;
+        break;
+    case JANG_ARCH_QWEN2:
+        d->attn_bias = true;
+        break;
+    case JANG_ARCH_QWEN3:
+    case JANG_ARCH_QWEN3_MOE:
+        d->qk_norm = true;
+        break;
+    default:
+        break;
+    }
+}
+
+/* ---- Hugging Face config.json ------------------------------------------------------------ */
+
+static const struct {
+    const char *model_type;
+    jang_arch arch;
+} hf_types[] = {
+    {"llama", JANG_ARCH_LLAMA},         {"mistral", JANG_ARCH_MISTRAL},
+    {"qwen2", JANG_ARCH_QWEN2},         {"qwen3", JANG_ARCH_QWEN3},
+    {"qwen2_moe", JANG_ARCH_QWEN2_MOE}, {"qwen3_moe", JANG_ARCH_QWEN3_MOE},
+    {"mixtral", JANG_ARCH_MIXTRAL},     {"gemma", JANG_ARCH_GEMMA},
+    {"gemma2", JANG_ARCH_GEMMA2},       {"gemma3", JANG_ARCH_GEMMA3},
+    {"gemma3_text", JANG_ARCH_GEMMA3},  {"phi3", JANG_ARCH_PHI3},
+    {"mamba", JANG_ARCH_MAMBA},
+};
+
+typedef struct {
+    const char *file;
+    json_t *root; /* top-level object */
+    json_t *text; /* text_config for multimodal wrappers, else root */
+} hf_cfg;
+
+/* Looks a key up in text_config first, then at top level. */
+static json_t *cfg_get(const hf_cfg *c, const char *key) {
+    json_t *v = json_object_get(c->text, key);
+    if (!v && c->text != c->root) v = json_object_get(c->root, key);
+    return v;
+}
+
+/* Integer field: absent or null keeps *out; present with another type is an error. */
+static jang_status cfg_int(const hf_cfg *c, const char *key, int64_t min, int64_t *out) {
+    json_t *v = cfg_get(c, key);
+    if (!v || json_is_null(v)) return JANG_OK;
+    if (json_is_array(v) && json_array_size(v) > 0) v = json_array_get(v, 0); /* eos lists */
+    if (!json_is_integer(v))
+        return jang_fail(JANG_E_FORMAT, "%s: \"%s\" is not an integer", c->file, key);
+    int64_t x = json_integer_value(v);
+    if (x < min)
+        return jang_fail(JANG_E_FORMAT, "%s: \"%s\" = %lld is below %lld", c->file, key,
+                         (long long)x, (long long)min);
+    *out = x;
+    return JANG_OK;
+}
+
+static jang_status cfg_num(const hf_cfg *c, const char *key, double *out) {
+    json_t *v = cfg_get(c, key);
+    if (!v || json_is_null(v)) return JANG_OK;
+    if (!json_is_number(v))
+        return jang_fail(JANG_E_FORMAT, "%s: \"%s\" is not a number", c->file, key);
+    double x = json_number_value(v);
+    if (!isfinite(x)) return jang_fail(JANG_E_FORMAT, "%s: \"%s\" is not finite", c->file, key);
+    *out = x;
+    return JANG_OK;
+}
+
+static jang_status cfg_bool(const hf_cfg *c, const char *key, bool *out) {
+    json_t *v = cfg_get(c, key);
+    if (!v || json_is_null(v)) return JANG_OK;
+    if (!json_is_boolean(v))
+        return jang_fail(JANG_E_FORMAT, "%s: \"%s\" is not a boolean", c->file, key);
+    *out = json_is_true(v);
+    return JANG_OK;
+}
+
+static jang_status hf_rope_scaling(const hf_cfg *c, jang_model_desc *d) {
+    json_t *rs = cfg_get(c, "rope_scaling");
+    if (!rs || json_is_null(rs)) return JANG_OK;
+    if (!json_is_object(rs))
+        return jang_fail(JANG_E_FORMAT, "%s: \"rope_scaling\" is not an object", c->file);
+    json_t *t = json_object_get(rs, "rope_type");
+    if (!t) t = json_object_get(rs, "type");
+    const char *ts = json_is_string(t) ? json_string_value(t) : NULL;
+    if (!ts) return jang_fail(JANG_E_FORMAT, "%s: rope_scaling has no rope_type", c->file);
+    static const struct {
+        const char *name;
+        jang_rope_scaling kind;
+    } kinds[] = {{"default", JANG_ROPE_SCALING_NONE}, {"linear", JANG_ROPE_SCALING_LINEAR},
+                 {"dynamic", JANG_ROPE_SCALING_DYNAMIC}, {"yarn", JANG_ROPE_SCALING_YARN},
+                 {"llama3", JANG_ROPE_SCALING_LLAMA3},   {"longrope", JANG_ROPE_SCALING_LONGROPE},
+                 {"su", JANG_ROPE_SCALING_LONGROPE}};
+    size_t i;
+    for (i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        if (!strcmp(ts, kinds[i].name)) break;
+    if (i == sizeof kinds / sizeof kinds[0])
+        return jang_fail(JANG_E_UNSUPPORTED, "%s: unknown rope_scaling type \"%s\"", c->file, ts);
+    d->rope_scaling = kinds[i].kind;
+    hf_cfg sub = {c->file, rs, rs};
+    jang_status s;
+    if ((s = cfg_num(&sub, "factor", &d->rope_factor))) return s;
+    if ((s = cfg_int(&sub, "original_max_position_embeddings", 0, &d->rope_orig_ctx))) return s;
+    if ((s = cfg_num(&sub, "low_freq_factor", &d->rope_low_freq_factor))) return s;
+    if ((s = cfg_num(&sub, "high_freq_factor", &d->rope_high_freq_factor))) return s;
+    if ((s = cfg_num(&sub, "beta_fast", &d->rope_beta_fast))) return s;
+    if ((s = cfg_num(&sub, "beta_slow", &d->rope_beta_slow))) return s;
+    if (d->rope_scaling == JANG_ROPE_SCALING_YARN) {
+        if (d->rope_beta_fast == 0) d->rope_beta_fast = 32;
+        if (d->rope_beta_slow == 0) d->rope_beta_slow = 1;
+    }
+    if (!(d->rope_factor > 0))
+        return jang_fail(JANG_E_FORMAT, "%s: rope_scaling factor must be > 0", c->file);
+    return JANG_OK;
+}
+
+/* Checks the invariants every consumer relies on. */
+static jang_status desc_validate(const char *src, jang_model_desc *d) {
+    if (d->arch == JANG_ARCH_MAMBA) {
+        if (d->n_layers <= 0 || d->dim <= 0 || d->vocab_size <= 0)
+            return jang_fail(JANG_E_FORMAT, "%s: mamba model needs layers, hidden size, vocab",
+                             src);
+        return JANG_OK;
+    }
+    if (d->n_layers <= 0 || d->dim <= 0 || d->n_heads <= 0)
+        return jang_fail(JANG_E_FORMAT,
+                         "%s: missing or invalid layers (%lld), hidden size (%lld) or heads (%lld)",
+                         src, (long long)d->n_layers, (long long)d->dim, (long long)d->n_heads);
+    if (d->n_kv_heads <= 0) d->n_kv_heads = d->n_heads;
+    if (d->n_heads % d->n_kv_heads != 0)
+        return jang_fail(JANG_E_FORMAT, "%s: %lld heads not a multiple of %lld KV heads", src,
+                         (long long)d->n_heads, (long long)d->n_kv_heads);
+    if (d->head_dim <= 0) {
+        if (d->dim % d->n_heads != 0)
+            return jang_fail(JANG_E_FORMAT, "%s: hidden size %lld not divisible by %lld heads",
+                             src, (long long)d->dim, (long long)d->n_heads);
+        d->head_dim = d->dim / d->n_heads;
+    }
+    if (d->rope_dim <= 0 || d->rope_dim > d->head_dim) d->rope_dim = d->head_dim;
+    if (d->rope_dim % 2)
+        return jang_fail(JANG_E_FORMAT, "%s: odd RoPE dimension %lld", src, (long long)d->rope_dim);
+    if (!(d->norm_eps > 0 && d->norm_eps < 1))
+        return jang_fail(JANG_E_FORMAT, "%s: norm epsilon %g out of range", src, d->norm_eps);
+    if (!(d->rope_theta > 0))
+        return jang_fail(JANG_E_FORMAT, "%s: rope theta %g out of range", src, d->rope_theta);
+    if (d->n_experts_used > d->n_experts)
+        return jang_fail(JANG_E_FORMAT, "%s: %lld experts per token but only %lld experts", src,
+                         (long long)d->n_experts_used, (long long)d->n_experts);
+    return JANG_OK;
+}
+
+jang_status jang_desc_from_hf_config(const char *path, jang_model_desc *out) {
+    desc_init(out);
+    char *file = jang_is_dir(path) ? jang_path_join(path, "config.json") : jang_strdup(path);
+    if (!file) return jang_fail(JANG_E_NOMEM, "out of memory");
+    char *text = NULL;
+    size_t len = 0;
+    json_t *root = NULL;
+    jang_status s = jang_read_file(file, 16u << 20, &text, &len);
+    if (s) goto done;
+    json_error_t err;
+    root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
+    if (!root) {
+        s = jang_fail(JANG_E_FORMAT, "%s: invalid JSON at line %d: %s", file, err.line, err.text);
+        goto done;
+    }
+    if (!json_is_object(root)) {
+        s = jang_fail(JANG_E_FORMAT, "%s: not a JSON object", file);
+        goto done;
+    }
+    hf_cfg c = {file, root, root};
+    json_t *tc = json_object_get(root, "text_config");
+    if (json_is_object(tc)) c.text = tc;
+
+    json_t *mt = cfg_get(&c, "model_type");
+    const char *model_type = json_is_string(mt) ? json_string_value(mt) : NULL;
+    json_t *archs = json_object_get(root, "architectures");
+    json_t *a0 = json_is_array(archs) ? json_array_get(archs, 0) : NULL;
+    snprintf(out->arch_name, sizeof out->arch_name, "%s",
+             json_is_string(a0) ? json_string_value(a0) : model_type ? model_type : "");
+    if (!model_type) {
+        s = jang_fail(JANG_E_FORMAT, "%s: no \"model_type\"", file);
+        goto done;
+    }
+    for (size_t i = 0; i < sizeof hf_types / sizeof hf_types[0]; i++)
+        if (!strcmp(model_type, hf_types[i].model_type)) out->arch = hf_types[i].arch;
+    if (out->arch == JANG_ARCH_UNKNOWN) {
+        char buf[80];
+        s = jang_fail(JANG_E_UNSUPPORTED, "%s: unsupported model_type \"%s\"", file,
+                      jang_printable(model_type, strlen(model_type), buf, sizeof buf));
+        goto done;
+    }
+    desc_arch_defaults(out);
+    json_t *nm = json_object_get(root, "_name_or_path");
+    if (json_is_string(nm)) snprintf(out->model_name, sizeof out->model_name, "%s", json_string_value(nm));
+
+    double partial = 1.0;
+    if ((s = cfg_int(&c, "num_hidden_layers", 1, &out->n_layers)) ||
+        (s = cfg_int(&c, "hidden_size", 1, &out->dim)) ||
+        (s = cfg_int(&c, "intermediate_size", 0, &out->ffn_dim)) ||
+        (s = cfg_int(&c, "num_attention_heads", 1, &out->n_heads)) ||
+        (s = cfg_int(&c, "num_key_value_heads", 1, &out->n_kv_heads)) ||
+        (s = cfg_int(&c, "head_dim", 1, &out->head_dim)) ||
+        (s = cfg_int(&c, "vocab_size", 1, &out->vocab_size)) ||
+        (s = cfg_int(&c, "max_position_embeddings", 0, &out->max_seq_len)) ||
+        (s = cfg_num(&c, "rms_norm_eps", &out->norm_eps)) ||
+        (s = cfg_num(&c, "layer_norm_epsilon", &out->norm_eps)) ||
+        (s = cfg_bool(&c, "tie_word_embeddings", &out->tied_embeddings)) ||
+        (s = cfg_bool(&c, "attention_bias", &out->attn_bias)) ||
+        (s = cfg_num(&c, "rope_theta", &out->rope_theta)) ||
+        (s = cfg_num(&c, "partial_rotary_factor", &partial)) ||
+        (s = cfg_int(&c, "num_local_experts", 0, &out->n_experts)) ||
+        (s = cfg_int(&c, "num_experts", 0, &out->n_experts)) ||
+        (s = cfg_int(&c, "num_experts_per_tok", 0, &out->n_experts_used)) ||
+        (s = cfg_int(&c, "moe_intermediate_size", 0, &out->moe_ffn_dim)) ||
+        (s = cfg_int(&c, "shared_expert_intermediate_size", 0, &out->shared_expert_ffn_dim)) ||
+        (s = cfg_bool(&c, "norm_topk_prob", &out->norm_topk_prob)) ||
+        (s = cfg_int(&c, "bos_token_id", 0, &out->bos_token_id)) ||
+        (s = cfg_int(&c, "eos_token_id", 0, &out->eos_token_id)) ||
+        (s = hf_rope_scaling(&c, out)))
+        goto done;
+    if (!(partial > 0 && partial <= 1)) {
+        s = jang_fail(JANG_E_FORMAT, "%s: partial_rotary_factor %g out of (0, 1]", file, partial);
+        goto done;
+    }
+    if (out->arch == JANG_ARCH_MISTRAL || out->arch == JANG_ARCH_MIXTRAL ||
+        out->arch == JANG_ARCH_GEMMA2 || out->arch == JANG_ARCH_GEMMA3) {
+        if ((s = cfg_int(&c, "sliding_window", 0, &out->sliding_window))) goto done;
+    } else if (out->arch == JANG_ARCH_QWEN2 || out->arch == JANG_ARCH_QWEN3) {
+        bool use_sw = false;
+        if ((s = cfg_bool(&c, "use_sliding_window", &use_sw))) goto done;
+        if (use_sw && (s = cfg_int(&c, "sliding_window", 0, &out->sliding_window))) goto done;
+    }
+    if (out->arch == JANG_ARCH_MAMBA) {
+        int64_t expand = 2;
+        out->ssm_d_state = 16;
+        out->ssm_d_conv = 4;
+        if ((s = cfg_int(&c, "state_size", 1, &out->ssm_d_state)) ||
+            (s = cfg_int(&c, "conv_kernel", 1, &out->ssm_d_conv)) ||
+            (s = cfg_int(&c, "expand", 1, &expand)))
+            goto done;
+        out->ssm_d_inner = expand * out->dim;
+        json_t *tsr = cfg_get(&c, "time_step_rank");
+        if (json_is_integer(tsr))
+            out->ssm_dt_rank = json_integer_value(tsr);
+        else
+            out->ssm_dt_rank = (out->dim + 15) / 16; /* "auto" */
+        out->ffn_dim = 0;
+    }
+    s = desc_validate(file, out);
+    if (s == JANG_OK && partial < 1) {
+        out->rope_dim = (int64_t)(out->head_dim * partial);
+        if (out->rope_dim <= 0 || out->rope_dim % 2)
+            s = jang_fail(JANG_E_FORMAT, "%s: partial_rotary_factor %g gives RoPE dimension %lld",
+                          file, partial, (long long)out->rope_dim);
+    }
+done:
+    json_decref(root);
+    free(text);
+    free(file);
+    return s;
+}
+
+/* ---- GGUF metadata ------------------------------------------------------------------------ */
+
+static const struct {
+    const char *name;
+    jang_arch arch;
+} gguf_archs[] = {
+    {"llama", JANG_ARCH_LLAMA},         {"qwen2", JANG_ARCH_QWEN2},
+    {"qwen3", JANG_ARCH_QWEN3},         {"qwen2moe", JANG_ARCH_QWEN2_MOE},
+    {"qwen3moe", JANG_ARCH_QWEN3_MOE},  {"gemma", JANG_ARCH_GEMMA},
+    {"gemma2", JANG_ARCH_GEMMA2},       {"gemma3", JANG_ARCH_GEMMA3},
+    {"phi3", JANG_ARCH_PHI3},           {"mamba", JANG_ARCH_MAMBA},
+};
+
+static bool gg_i64(const jang_gguf *g, const char *arch, const char *key, int64_t *out) {
+    char k[160];
+    snprintf(k, sizeof k, "%s.%s", arch, key);
+    return jang_gguf_get_i64(g, k, out);
+}
+
+static bool gg_f64(const jang_gguf *g, const char *arch, const char *key, double *out) {
+    char k[160];
+    snprintf(k, sizeof k, "%s.%s", arch, key);
+    return jang_gguf_get_f64(g, k, out);
+}
+
+jang_status jang_desc_from_gguf(const jang_gguf *g, jang_model_desc *out) {
+    desc_init(out);
+    const char *file = jang_gguf_path(g);
+    const char *an = jang_gguf_get_str(g, "general.architecture");
+    if (!an) return jang_fail(JANG_E_FORMAT, "%s: no general.architecture", file);
+    snprintf(out->arch_name, sizeof out->arch_name, "%s", an);
+    for (size_t i = 0; i < sizeof gguf_archs / sizeof gguf_archs[0]; i++)
+        if (!strcmp(an, gguf_archs[i].name)) out->arch = gguf_archs[i].arch;
+    if (out->arch == JANG_ARCH_UNKNOWN) {
+        char buf[80];
+        return jang_fail(JANG_E_UNSUPPORTED, "%s: unsupported architecture \"%s\"", file,
+                         jang_printable(an, strlen(an), buf, sizeof buf));
+    }
+    desc_arch_defaults(out);
+    /* GGUF records biases/qk-norm as tensors, not flags: read them off the tensor list below. */
+    out->attn_bias = false;
+    out->qk_norm = false;
+    const char *nm = jang_gguf_get_str(g, "general.name");
+    if (nm) snprintf(out->model_name, sizeof out->model_name, "%s", nm);
+
+    gg_i64(g, an, "block_count", &out->n_layers);
+    gg_i64(g, an, "embedding_length", &out->dim);
+    gg_i64(g, an, "feed_forward_length", &out->ffn_dim);
+    gg_i64(g, an, "attention.head_count", &out->n_heads);
+    gg_i64(g, an, "attention.head_count_kv", &out->n_kv_heads);
+    gg_i64(g, an, "attention.key_length", &out->head_dim);
+    gg_i64(g, an, "context_length", &out->max_seq_len);
+    gg_i64(g, an, "rope.dimension_count", &out->rope_dim);
+    gg_f64(g, an, "rope.freq_base", &out->rope_theta);
+    if (!gg_f64(g, an, "attention.layer_norm_rms_epsilon", &out->norm_eps))
+        gg_f64(g, an, "attention.layer_norm_epsilon", &out->norm_eps);
+    gg_i64(g, an, "attention.sliding_window", &out->sliding_window);
+    gg_i64(g, an, "expert_count", &out->n_experts);
+    gg_i64(g, an, "expert_used_count", &out->n_experts_used);
+    gg_i64(g, an, "expert_feed_forward_length", &out->moe_ffn_dim);
+    gg_i64(g, an, "expert_shared_feed_forward_length", &out->shared_expert_ffn_dim);
+    gg_i64(g, an, "ssm.state_size", &out->ssm_d_state);
+    gg_i64(g, an, "ssm.conv_kernel", &out->ssm_d_conv);
+    gg_i64(g, an, "ssm.inner_size", &out->ssm_d_inner);
+    gg_i64(g, an, "ssm.time_step_rank", &out->ssm_dt_rank);
+    if (out->arch == JANG_ARCH_LLAMA && out->n_experts > 0) out->arch = JANG_ARCH_MIXTRAL;
+
+    const char *rs = NULL;
+    char k[160];
+    snprintf(k, sizeof k, "%s.rope.scaling.type", an);
+    rs = jang_gguf_get_str(g, k);
+    if (rs && strcmp(rs, "none") != 0) {
+        if (!strcmp(rs, "linear"))
+            out->rope_scaling = JANG_ROPE_SCALING_LINEAR;
+        else if (!strcmp(rs, "yarn"))
+            out->rope_scaling = JANG_ROPE_SCALING_YARN;
+        else
+            return jang_fail(JANG_E_UNSUPPORTED, "%s: unsupported %s \"%s\"", file, k, rs);
+        gg_f64(g, an, "rope.scaling.factor", &out->rope_factor);
+        gg_i64(g, an, "rope.scaling.original_context_length", &out->rope_orig_ctx);
+    }
+    /* Llama-3 style scaling survives in GGUF only as the rope_freqs tensor. */
+    if (jang_gguf_find_tensor(g, "rope_freqs.weight")) out->rope_scaling = JANG_ROPE_SCALING_LLAMA3;
+
+    /* vocabulary: explicit key, else the token list, else the embedding's rows */
+    if (!gg_i64(g, an, "vocab_size", &out->vocab_size)) {
+        const jang_gguf_value *toks = jang_gguf_find(g, "tokenizer.ggml.tokens");
+        if (toks && toks->type == JANG_GGUF_ARRAY) out->vocab_size = (int64_t)toks->v.arr.n;
+    }
+    const jang_gguf_tensor *emb = jang_gguf_find_tensor(g, "token_embd.weight");
+    if (out->vocab_size <= 0 && emb && emb->n_dims == 2) out->vocab_size = emb->shape[0];
+    out->tied_embeddings = jang_gguf_find_tensor(g, "output.weight") == NULL;
+    out->attn_bias = jang_gguf_find_tensor(g, "blk.0.attn_q.bias") != NULL;
+    out->qk_norm = jang_gguf_find_tensor(g, "blk.0.attn_q_norm.weight") != NULL;
+    jang_gguf_get_i64(g, "tokenizer.ggml.bos_token_id", &out->bos_token_id);
+    jang_gguf_get_i64(g, "tokenizer.ggml.eos_token_id", &out->eos_token_id);
+    if (out->head_dim <= 0 && out->n_heads > 0 && out->dim % out->n_heads == 0)
+        out->head_dim = out->dim / out->n_heads;
+    return desc_validate(file, out);
+}
