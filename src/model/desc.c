@@ -135,15 +135,26 @@ static jang_status cfg_bool(const hf_cfg *c, const char *key, bool *out) {
     return JANG_OK;
 }
 
-static jang_status hf_rope_scaling(const hf_cfg *c, jang_model_desc *d) {
-    json_t *rs = cfg_get(c, "rope_scaling");
+/* RoPE: transformers v4 files carry "rope_theta" and "rope_scaling" at top level; v5 files carry
+ * "rope_parameters" (with rope_theta inside, possibly per layer type: we take "full_attention"). */
+static jang_status hf_rope(const hf_cfg *c, jang_model_desc *d, double *partial) {
+    jang_status s;
+    if ((s = cfg_num(c, "rope_theta", &d->rope_theta))) return s;
+    if ((s = cfg_num(c, "partial_rotary_factor", partial))) return s;
+    json_t *rs = cfg_get(c, "rope_parameters");
+    const char *key = "rope_parameters";
+    if (!rs || json_is_null(rs)) rs = cfg_get(c, "rope_scaling"), key = "rope_scaling";
     if (!rs || json_is_null(rs)) return JANG_OK;
+    if (json_is_object(rs) && json_is_object(json_object_get(rs, "full_attention")))
+        rs = json_object_get(rs, "full_attention");
     if (!json_is_object(rs))
-        return jang_fail(JANG_E_FORMAT, "%s: \"rope_scaling\" is not an object", c->file);
+        return jang_fail(JANG_E_FORMAT, "%s: \"%s\" is not an object", c->file, key);
+    hf_cfg sub = {c->file, rs, rs};
+    if ((s = cfg_num(&sub, "rope_theta", &d->rope_theta))) return s;
+    if ((s = cfg_num(&sub, "partial_rotary_factor", partial))) return s;
     json_t *t = json_object_get(rs, "rope_type");
     if (!t) t = json_object_get(rs, "type");
-    const char *ts = json_is_string(t) ? json_string_value(t) : NULL;
-    if (!ts) return jang_fail(JANG_E_FORMAT, "%s: rope_scaling has no rope_type", c->file);
+    const char *ts = json_is_string(t) ? json_string_value(t) : "default";
     static const struct {
         const char *name;
         jang_rope_scaling kind;
@@ -154,11 +165,12 @@ static jang_status hf_rope_scaling(const hf_cfg *c, jang_model_desc *d) {
     size_t i;
     for (i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
         if (!strcmp(ts, kinds[i].name)) break;
-    if (i == sizeof kinds / sizeof kinds[0])
-        return jang_fail(JANG_E_UNSUPPORTED, "%s: unknown rope_scaling type \"%s\"", c->file, ts);
+    if (i == sizeof kinds / sizeof kinds[0]) {
+        char buf[64];
+        return jang_fail(JANG_E_UNSUPPORTED, "%s: unknown %s type \"%s\"", c->file, key,
+                         jang_printable(ts, strlen(ts), buf, sizeof buf));
+    }
     d->rope_scaling = kinds[i].kind;
-    hf_cfg sub = {c->file, rs, rs};
-    jang_status s;
     if ((s = cfg_num(&sub, "factor", &d->rope_factor))) return s;
     if ((s = cfg_int(&sub, "original_max_position_embeddings", 0, &d->rope_orig_ctx))) return s;
     if ((s = cfg_num(&sub, "low_freq_factor", &d->rope_low_freq_factor))) return s;
@@ -170,7 +182,7 @@ static jang_status hf_rope_scaling(const hf_cfg *c, jang_model_desc *d) {
         if (d->rope_beta_slow == 0) d->rope_beta_slow = 1;
     }
     if (!(d->rope_factor > 0))
-        return jang_fail(JANG_E_FORMAT, "%s: rope_scaling factor must be > 0", c->file);
+        return jang_fail(JANG_E_FORMAT, "%s: %s factor must be > 0", c->file, key);
     return JANG_OK;
 }
 
@@ -267,8 +279,6 @@ jang_status jang_desc_from_hf_config(const char *path, jang_model_desc *out) {
         (s = cfg_num(&c, "layer_norm_epsilon", &out->norm_eps)) ||
         (s = cfg_bool(&c, "tie_word_embeddings", &out->tied_embeddings)) ||
         (s = cfg_bool(&c, "attention_bias", &out->attn_bias)) ||
-        (s = cfg_num(&c, "rope_theta", &out->rope_theta)) ||
-        (s = cfg_num(&c, "partial_rotary_factor", &partial)) ||
         (s = cfg_int(&c, "num_local_experts", 0, &out->n_experts)) ||
         (s = cfg_int(&c, "num_experts", 0, &out->n_experts)) ||
         (s = cfg_int(&c, "num_experts_per_tok", 0, &out->n_experts_used)) ||
@@ -277,7 +287,7 @@ jang_status jang_desc_from_hf_config(const char *path, jang_model_desc *out) {
         (s = cfg_bool(&c, "norm_topk_prob", &out->norm_topk_prob)) ||
         (s = cfg_int(&c, "bos_token_id", 0, &out->bos_token_id)) ||
         (s = cfg_int(&c, "eos_token_id", 0, &out->eos_token_id)) ||
-        (s = hf_rope_scaling(&c, out)))
+        (s = hf_rope(&c, out, &partial)))
         goto done;
     if (!(partial > 0 && partial <= 1)) {
         s = jang_fail(JANG_E_FORMAT, "%s: partial_rotary_factor %g out of (0, 1]", file, partial);
