@@ -198,3 +198,56 @@ TEST(unpermute_rows_inverts_llama_cpp_permute) {
     CHECK(jang_unpermute_rows(w, 12, 2, 5) == JANG_E_ARG);  /* not divisible */
     CHECK(jang_unpermute_rows(w, 12, 2, 4) == JANG_E_ARG);  /* odd head dim */
 }
+
+/* Tiny model-shaped GGUFs written by tools/gen_tiny_gguf_models.py with gguf-py's own key names;
+ * expected values in tests/data/models/<name>.expected.json. */
+static void check_gguf_desc(const char *name) {
+    char path[512], exp[512];
+    snprintf(path, sizeof path, "%s/%s.gguf", test_data_path("models"), name);
+    snprintf(exp, sizeof exp, "%s/%s.expected.json", test_data_path("models"), name);
+    json_error_t err;
+    json_t *e = json_load_file(exp, 0, &err);
+    REQUIRE(e);
+    jang_gguf *g = NULL;
+    jang_status s = jang_gguf_open(path, &g);
+    CHECK_MSG(s == JANG_OK, "%s: %s", name, jang_last_error());
+    jang_model_desc d;
+    if (s == JANG_OK) {
+        s = jang_desc_from_gguf(g, &d);
+        CHECK_MSG(s == JANG_OK, "%s: %s", name, jang_last_error());
+    }
+    if (s == JANG_OK) {
+        CHECK_STR(jang_arch_name(d.arch), json_string_value(json_object_get(e, "arch")));
+        check_int(name, e, "n_layers", d.n_layers);
+        check_int(name, e, "dim", d.dim);
+        check_int(name, e, "ffn_dim", d.ffn_dim);
+        check_int(name, e, "n_heads", d.n_heads);
+        check_int(name, e, "n_kv_heads", d.n_kv_heads);
+        check_int(name, e, "head_dim", d.head_dim);
+        check_int(name, e, "vocab_size", d.vocab_size);
+        check_int(name, e, "max_seq_len", d.max_seq_len);
+        check_int(name, e, "rope_dim", d.rope_dim);
+        check_int(name, e, "rope_orig_ctx", d.rope_orig_ctx);
+        check_int(name, e, "bos_token_id", d.bos_token_id);
+        check_int(name, e, "eos_token_id", d.eos_token_id);
+        check_num(name, e, "rope_theta", d.rope_theta);
+        check_num(name, e, "rope_factor", d.rope_factor);
+        /* norm eps is stored as f32 in GGUF */
+        json_t *eps = json_object_get(e, "norm_eps");
+        CHECK_MSG(d.norm_eps == (double)(float)json_number_value(eps), "%s: norm_eps %g", name,
+                  d.norm_eps);
+        CHECK(json_is_true(json_object_get(e, "tied")) == d.tied_embeddings);
+        CHECK(json_is_true(json_object_get(e, "attn_bias")) == d.attn_bias);
+        CHECK(json_is_true(json_object_get(e, "qk_norm")) == d.qk_norm);
+        json_t *rs = json_object_get(e, "rope_scaling");
+        CHECK_STR(jang_rope_scaling_name(d.rope_scaling), rs ? json_string_value(rs) : "none");
+    }
+    jang_gguf_close(g);
+    json_decref(e);
+}
+
+TEST(desc_from_gguf_tiny_models) {
+    check_gguf_desc("tiny-llama");
+    check_gguf_desc("tiny-qwen2");
+    check_gguf_desc("tiny-qwen3");
+}

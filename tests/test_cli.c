@@ -1,0 +1,97 @@
+/* test_cli.c — runs the built `jang` binary (path in $JANG_BIN, set by `make test`) on fixtures and
+ * bad arguments: exit codes, messages naming the culprit, and the facts `inspect` reports. */
+#include "test.h"
+
+#include <stdlib.h>
+#include <sys/wait.h>
+
+typedef struct {
+    int status;
+    char out[65536];
+    char err[8192];
+} run_result;
+
+static void slurp(const char *path, char *buf, size_t cap) {
+    FILE *f = fopen(path, "rb");
+    size_t n = f ? fread(buf, 1, cap - 1, f) : 0;
+    buf[n] = '\0';
+    if (f) fclose(f);
+}
+
+/* Runs "$JANG_BIN args" with stdout/stderr captured; returns false if the binary is missing. */
+static bool run_jang(const char *args, run_result *r) {
+    const char *bin = getenv("JANG_BIN");
+    if (!bin) bin = "build/jang";
+    char cmd[2048], o[600], e[600];
+    snprintf(o, sizeof o, "%s/out.txt", test_tmpdir());
+    snprintf(e, sizeof e, "%s/err.txt", test_tmpdir());
+    snprintf(cmd, sizeof cmd, "%s %s >%s 2>%s </dev/null", bin, args, o, e);
+    int st = system(cmd);
+    r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+    slurp(o, r->out, sizeof r->out);
+    slurp(e, r->err, sizeof r->err);
+    return r->status != 127;
+}
+
+#define CHECK_HAS(hay, needle)                                                                     \
+    CHECK_MSG(strstr((hay), (needle)) != NULL, "output lacks \"%s\":\n%.2000s", (needle), (hay))
+
+TEST(cli_bad_arguments) {
+    static run_result r;
+    REQUIRE(run_jang("", &r));
+    CHECK_EQ_INT(r.status, 2);
+    CHECK_HAS(r.err, "usage");
+    REQUIRE(run_jang("frobnicate", &r));
+    CHECK_EQ_INT(r.status, 2);
+    CHECK_HAS(r.err, "unknown command 'frobnicate'");
+    REQUIRE(run_jang("--help", &r));
+    CHECK_EQ_INT(r.status, 0);
+    CHECK_HAS(r.out, "inspect");
+    REQUIRE(run_jang("inspect", &r));
+    CHECK_EQ_INT(r.status, 2);
+    REQUIRE(run_jang("inspect --bogus x", &r));
+    CHECK_EQ_INT(r.status, 2);
+    CHECK_HAS(r.err, "unknown option '--bogus'");
+    REQUIRE(run_jang("inspect /nonexistent/model.gguf", &r));
+    CHECK_EQ_INT(r.status, 1);
+    CHECK_HAS(r.err, "/nonexistent/model.gguf");
+    REQUIRE(run_jang("inspect a b", &r));
+    CHECK_EQ_INT(r.status, 2);
+}
+
+TEST(cli_inspect_gguf) {
+    static run_result r;
+    char args[600];
+    snprintf(args, sizeof args, "inspect %s/tiny-llama.gguf", test_data_path("models"));
+    REQUIRE(run_jang(args, &r));
+    CHECK_EQ_INT(r.status, 0);
+    CHECK_HAS(r.out, "architecture:  llama");
+    CHECK_HAS(r.out, "layers 2, dim 32, ffn 48, heads 4, kv heads 2, head dim 8, vocab 64");
+    CHECK_HAS(r.out, "tied");
+    CHECK_HAS(r.out, "gpt2 (pre-tokenizer smollm), 64 tokens, 2 merges, bos 1, eos 2");
+    CHECK_HAS(r.out, "model.layers.1.self_attn.q_proj.weight  * undo llama.cpp Q row permutation");
+    /* 2 layers x (2*32 + 32*32 + 16*32 + 16*32 + 32*32 + 3*48*32) + 64*32 + 32 = 17568 */
+    CHECK_HAS(r.out, "totals:        17568 parameters");
+    CHECK_HAS(r.out, "32.000 bits per weight");
+}
+
+TEST(cli_inspect_truncated_gguf) {
+    char src[600], dst[600], args[700];
+    snprintf(src, sizeof src, "%s/tiny-qwen2.gguf", test_data_path("models"));
+    snprintf(dst, sizeof dst, "%s/trunc.gguf", test_tmpdir());
+    FILE *f = fopen(src, "rb");
+    REQUIRE(f);
+    static char buf[4096];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    REQUIRE(n == sizeof buf);
+    f = fopen(dst, "wb");
+    REQUIRE(f);
+    fwrite(buf, 1, 3000, f);
+    fclose(f);
+    static run_result r;
+    snprintf(args, sizeof args, "inspect %s", dst);
+    REQUIRE(run_jang(args, &r));
+    CHECK_EQ_INT(r.status, 1);
+    CHECK_HAS(r.err, "trunc.gguf");
+}
