@@ -17,7 +17,7 @@ WARN      = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno
 ifeq ($(WERROR),1)
 WARN     += -Werror
 endif
-INCLUDES  = -Iinclude -Isrc/util
+INCLUDES  = -Iinclude -Isrc/util -Isrc/kernels
 CFLAGS   ?= $(OPT) -g
 ALL_CFLAGS = $(CSTD) $(WARN) $(INCLUDES) $(CFLAGS) $(EXTRA_CFLAGS)
 LDLIBS    = -ljansson -lm -lpthread
@@ -48,6 +48,10 @@ $(BUILD)/jang: $(CLI_OBJ) $(BUILD)/libjang.a
 # Tests link the objects directly (not the archive) so every TEST constructor is kept.
 $(BUILD)/jang-tests: $(TEST_OBJ) $(BUILD)/libjang.a
 	$(CC) $(ALL_CFLAGS) -o $@ $(TEST_OBJ) $(BUILD)/libjang.a $(LDLIBS)
+
+# Developer tool, not part of make test: dumps dequantized GGUF tensors for tools/check_gguf_dequant.py.
+$(BUILD)/tools/dequant-dump: $(BUILD)/tools/dequant_dump.o $(BUILD)/libjang.a
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
 test: $(BUILD)/jang-tests $(BUILD)/jang
 	JANG_BIN=$(BUILD)/jang ./$(BUILD)/jang-tests $(T)

@@ -113,7 +113,9 @@ int jang_st_n_files(const jang_st *st);
 /* Safetensors writer (streaming, bounded memory): declare every tensor first, then write their
  * data in declaration order, then finish. Output goes to "<path>.tmp", is fsync'ed and renamed
  * to path by jang_st_writer_finish; jang_st_writer_abort (or a failure) removes the temporary.
- * Each tensor's data starts 64-byte aligned (relative to the file start). */
+ * The layout stays valid for the strict reference reader (tensors tile the data section with no
+ * gaps): the data section starts 64-byte aligned (relative to the file start); tensors whose size
+ * is a multiple of 64 bytes start 64-byte aligned, the others at least element-size aligned. */
 typedef struct jang_st_writer jang_st_writer;
 
 jang_status jang_st_writer_open(const char *path, jang_st_writer **out);
@@ -375,6 +377,29 @@ jang_status jang_gguf_map_name(jang_arch arch, const char *gguf_name, char *out,
 /* Undoes llama.cpp's Q/K row permutation in place: w is (rows, cols) f32 (cols = 1 for a bias),
  * rows = n_head * head_dim with head_dim even. */
 jang_status jang_unpermute_rows(float *w, int64_t rows, int64_t cols, int64_t n_head);
+
+
+/* ---------------------------------------------------------------------------------------------
+ * Runtime: a decoder-only model (Llama, Mistral, Qwen2, Qwen3) loaded from a GGUF file, a Hugging
+ * Face safetensors directory (F32/F16/BF16) or a JANG/MLX quantized directory. Weights stay in
+ * the file's memory map where their type allows; activations and accumulation are f32.
+ */
+typedef struct jang_model jang_model;
+
+typedef struct jang_model_opts {
+    int n_threads;   /* <= 0: one per CPU */
+    int64_t max_ctx; /* KV cache length; <= 0: min(model context, 4096) */
+} jang_model_opts;
+
+void jang_model_opts_init(jang_model_opts *o);
+jang_status jang_model_open(const char *path, const jang_model_opts *opts, jang_model **out);
+void jang_model_close(jang_model *m);
+const jang_model_desc *jang_model_get_desc(const jang_model *m);
+int64_t jang_model_max_ctx(const jang_model *m);
+/* Evaluates n tokens at positions pos .. pos+n-1, reusing the KV cache below pos. logits
+ * receives (n, vocab) floats when all_logits, else (vocab) floats for the last token. */
+jang_status jang_model_forward(jang_model *m, const int32_t *tokens, int64_t n, int64_t pos,
+                               bool all_logits, float *logits);
 
 #ifdef __cplusplus
 }

@@ -50,3 +50,33 @@ TEST(util_error_detail) {
     char buf[32];
     CHECK_STR(jang_printable("a\nb\xff", 4, buf, sizeof buf), "a\\x0ab\\xff");
 }
+
+#include "pool.h"
+
+typedef struct {
+    int64_t n;
+    int *hits;
+} pool_ctx;
+
+static void pool_mark(void *ctx, int w, int nw) {
+    pool_ctx *c = ctx;
+    int64_t b, e;
+    jang_pool_split(c->n, w, nw, 4, &b, &e);
+    for (int64_t i = b; i < e; i++) c->hits[i]++;
+}
+
+TEST(util_pool_covers_every_item_once) {
+    for (int threads = 1; threads <= 5; threads++) {
+        jang_pool *p = jang_pool_create(threads);
+        REQUIRE(p);
+        CHECK_EQ_INT(jang_pool_size(p), threads);
+        for (int64_t n = 0; n < 70; n += 7) {
+            int hits[70] = {0};
+            pool_ctx c = {n, hits};
+            for (int rep = 0; rep < 3; rep++) jang_pool_run(p, pool_mark, &c);
+            for (int64_t i = 0; i < n; i++) CHECK_EQ_INT(hits[i], 3);
+        }
+        jang_pool_free(p);
+    }
+    jang_pool_free(NULL);
+}

@@ -1,0 +1,38 @@
+/* matmul.h — weight views and the reference matrix products of the runtime.
+ *
+ * A jang_weight describes one linear layer's matrix as stored: f32/f16/bf16 rows, or MLX affine
+ * groups (packed uint32 codes + f16/bf16 scales and biases). jang_matmul computes
+ * y[t, r] = sum_c W[r, c] * x[t, c] for n tokens, split over rows across a worker pool.
+ * This file's implementation is the correct, simple reference; fast kernels are checked
+ * against it. Tested by tests/test_model.c.
+ */
+#ifndef JANG_MATMUL_H
+#define JANG_MATMUL_H
+
+#include "jang.h"
+#include "pool.h"
+
+typedef enum {
+    JANG_WK_F32,
+    JANG_WK_F16,
+    JANG_WK_BF16,
+    JANG_WK_AFFINE,
+} jang_wkind;
+
+typedef struct jang_weight {
+    jang_wkind kind;
+    int64_t rows, cols;              /* out features, in features */
+    const void *data;                /* (rows, cols) elements, or uint32 (rows, cols*bits/32) */
+    const uint16_t *scales, *biases; /* AFFINE: (rows, cols/group), f16 or bf16 */
+    jang_dtype sdtype;               /* AFFINE: dtype of scales and biases */
+    int bits, group;                 /* AFFINE */
+} jang_weight;
+
+/* Row r of w as f32 (cols floats). */
+void jang_weight_row(const jang_weight *w, int64_t r, float *out);
+
+/* y (n, rows) = x (n, cols) · Wᵀ (+ bias (rows) when not NULL). */
+void jang_matmul(jang_pool *pool, const jang_weight *w, const float *x, int64_t n,
+                 const float *bias, float *y);
+
+#endif
