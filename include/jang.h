@@ -378,6 +378,68 @@ jang_status jang_gguf_map_name(jang_arch arch, const char *gguf_name, char *out,
  * rows = n_head * head_dim with head_dim even. */
 jang_status jang_unpermute_rows(float *w, int64_t rows, int64_t cols, int64_t n_head);
 
+/* ---------------------------------------------------------------------------------------------
+ * Affine quantization (MLX format, DESIGN §3.1-3.2). A (rows, cols) f32 matrix is cut into groups
+ * of `group` consecutive values of a row; each group stores codes q in [0, 2^bits - 1] and one
+ * scale and bias (F16 or BF16), w' = scale * q + bias. Codes are packed per row as an LSB-first
+ * bit stream of uint32 words: packed is (rows, cols * bits / 32), scales and biases are
+ * (rows, cols / group). bits: 2, 3, 4, 5, 6, 8; group: 32, 64, 128; cols % group == 0.
+ *
+ * JANG_AFFINE_RTN is bit-exact with mlx's CPU mx.quantize (checked against mlx 0.32.4): all
+ * arithmetic in f32 on the given values, codes from the unrounded f32 scale/bias, the stored
+ * scale/bias rounded to nearest even. For an F16/BF16 source pass its values converted to f32
+ * (exact): the result equals mx.quantize of the f16/bf16 array. For an f32 source the result
+ * equals mx.quantize(f32) followed by scales/biases.astype(scale dtype). (jang 2.5 itself first
+ * casts every source to f16, i.e. rounds the values; a faithful converter does that before.)
+ * JANG_AFFINE_MSE writes the same format with a per-group error-minimising search (clip ratios,
+ * weighted least-squares refit of scale and bias, exact error with the rounded values); its
+ * result is never worse than RTN on any group, under the optional per-column weights.
+ */
+#define JANG_AFFINE_METHOD_MAP(X)                                                                  \
+    X(RTN, "rtn")                                                                                  \
+    X(MSE, "mse")
+
+typedef enum {
+#define JANG_X_(e, s) JANG_AFFINE_##e,
+    JANG_AFFINE_METHOD_MAP(JANG_X_)
+#undef JANG_X_
+} jang_affine_method;
+
+const char *jang_affine_method_name(jang_affine_method m);
+bool jang_affine_method_parse(const char *s, jang_affine_method *out); /* "rtn", "mse" */
+bool jang_affine_bits_valid(int bits);
+bool jang_affine_group_valid(int group);
+
+typedef struct jang_affine_opts {
+    jang_affine_method method; /* used by jang_affine_quantize; default RTN */
+    int n_threads;             /* <= 0: one per online CPU (rows are split statically) */
+    const float *col_weight;   /* MSE only: (cols) importance of each input column, e.g. mean
+                                  squared activation; >= 0; NULL = uniform */
+    int mse_steps;             /* MSE only: clip ratios tried per group; <= 0: default per width */
+} jang_affine_opts;
+
+void jang_affine_opts_init(jang_affine_opts *o);
+
+/* Quantizes w (rows, cols) with opts->method (opts NULL: RTN, all CPUs). Non-finite input fails
+ * with JANG_E_ARG naming the row and column (callers add the tensor name); so does a scale or
+ * bias that overflows the scale dtype (f32 input beyond the f16 range). */
+jang_status jang_affine_quantize(const float *w, int64_t rows, int64_t cols, int bits, int group,
+                                 jang_dtype scale_dtype, const jang_affine_opts *opts,
+                                 uint32_t *packed, uint16_t *scales, uint16_t *biases);
+/* The same with the MSE search whatever opts->method says. */
+jang_status jang_affine_quantize_mse(const float *w, int64_t rows, int64_t cols, int bits,
+                                     int group, jang_dtype scale_dtype,
+                                     const jang_affine_opts *opts, uint32_t *packed,
+                                     uint16_t *scales, uint16_t *biases);
+/* out (rows, cols) = mx.dequantize's result converted to f32: MLX computes in the scale dtype,
+ * rd(rd(scale * q) + bias) with rd = round to F16/BF16 (so f16 results may overflow to inf). */
+jang_status jang_affine_dequantize(const uint32_t *packed, const uint16_t *scales,
+                                   const uint16_t *biases, int64_t rows, int64_t cols, int bits,
+                                   int group, jang_dtype scale_dtype, float *out);
+/* Packs n codes (< 2^bits each; n * bits a multiple of 32) into n * bits / 32 words, and back. */
+jang_status jang_affine_pack(const uint8_t *q, int64_t n, int bits, uint32_t *packed);
+jang_status jang_affine_unpack(const uint32_t *packed, int64_t n, int bits, uint8_t *q);
+
 
 /* ---------------------------------------------------------------------------------------------
  * Runtime: a decoder-only model (Llama, Mistral, Qwen2, Qwen3) loaded from a GGUF file, a Hugging
@@ -400,6 +462,31 @@ int64_t jang_model_max_ctx(const jang_model *m);
  * receives (n, vocab) floats when all_logits, else (vocab) floats for the last token. */
 jang_status jang_model_forward(jang_model *m, const int32_t *tokens, int64_t n, int64_t pos,
                                bool all_logits, float *logits);
+
+
+/* Sampling: temperature 0 is greedy (argmax, lowest id on ties). Otherwise, in order: repetition
+ * penalty over the last `repeat_last_n` tokens (llama.cpp style: positive logits divided,
+ * negative multiplied), top-k, softmax with temperature, top-p, min-p, then a draw from a
+ * seeded xoshiro256** generator. */
+typedef struct jang_sampler_opts {
+    float temperature;      /* 0 = greedy; default 0.8 */
+    int32_t top_k;          /* <= 0: off; default 40 */
+    float top_p;            /* >= 1: off; default 0.95 */
+    float min_p;            /* <= 0: off; default 0.05 */
+    float repeat_penalty;   /* 1 = off; default 1.0 */
+    int32_t repeat_last_n;  /* default 64 */
+    uint64_t seed;          /* default 0x5eed */
+} jang_sampler_opts;
+
+typedef struct jang_sampler jang_sampler;
+
+void jang_sampler_opts_init(jang_sampler_opts *o);
+jang_status jang_sampler_init(const jang_sampler_opts *o, int64_t vocab, jang_sampler **out);
+void jang_sampler_free(jang_sampler *s);
+/* Picks the next token from logits (vocab floats; modified in place). */
+int32_t jang_sampler_sample(jang_sampler *s, float *logits);
+/* Records an accepted token (prompt or generated) for the repetition penalty. */
+void jang_sampler_accept(jang_sampler *s, int32_t token);
 
 #ifdef __cplusplus
 }
