@@ -101,16 +101,15 @@ static void print_desc(const jang_model_desc *d) {
                    (long long)d->rope_orig_ctx);
         printf("\n");
         printf("attention:     %s%s%s\n", d->attn_bias ? "q/k/v bias, " : "",
-               d->qk_norm ? "q/k norm, " : "",
-               d->sliding_window ? "sliding window" : "full");
+               d->qk_norm ? "q/k norm, " : "", d->sliding_window ? "sliding window" : "full");
     }
     if (d->n_experts)
         printf("experts:       %lld (%lld per token), expert ffn %lld, shared ffn %lld\n",
                (long long)d->n_experts, (long long)d->n_experts_used, (long long)d->moe_ffn_dim,
                (long long)d->shared_expert_ffn_dim);
     printf("norm eps:      %g\n", d->norm_eps);
-    printf("embeddings:    %s\n", d->tied_embeddings ? "tied (no separate output matrix)"
-                                                     : "separate output matrix");
+    printf("embeddings:    %s\n",
+           d->tied_embeddings ? "tied (no separate output matrix)" : "separate output matrix");
 }
 
 static void print_totals(const tallies *ts) {
@@ -162,7 +161,8 @@ static int inspect_gguf(const char *path, const inspect_opts *o) {
     char sz[32] = "?";
     if (stat(path, &st) == 0) human_bytes(sz, sizeof sz, (double)st.st_size);
     printf("file:          %s (GGUF v%u, %s, %lld tensors, %lld metadata keys)\n", path,
-           jang_gguf_version(g), sz, (long long)jang_gguf_n_tensors(g), (long long)jang_gguf_n_kv(g));
+           jang_gguf_version(g), sz, (long long)jang_gguf_n_tensors(g),
+           (long long)jang_gguf_n_kv(g));
     jang_model_desc d;
     jang_arch arch = JANG_ARCH_UNKNOWN;
     s = jang_desc_from_gguf(g, &d);

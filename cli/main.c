@@ -9,7 +9,8 @@ static const struct {
     int (*fn)(int, char **);
     const char *help;
 } commands[] = {
-    {"inspect", cmd_inspect, "summarise a safetensors file/dir or GGUF file: architecture, tensors, totals"},
+    {"inspect", cmd_inspect,
+     "summarise a safetensors file/dir or GGUF file: architecture, tensors, totals"},
 };
 
 int cli_error(const char *cmd, jang_status s) {

@@ -488,6 +488,103 @@ int32_t jang_sampler_sample(jang_sampler *s, float *logits);
 /* Records an accepted token (prompt or generated) for the repetition penalty. */
 void jang_sampler_accept(jang_sampler *s, int32_t token);
 
+/* ---------------------------------------------------------------------------------------------
+ * Tokenizer: byte-level BPE (GPT-2, Llama-3, Qwen2, SmolLM/StarCoder, deepseek-coder ... pre-
+ * tokenizer regexes, run with PCRE2) and SentencePiece BPE with byte fallback (Llama-2 style), from
+ * a GGUF vocabulary (llama.cpp semantics) or a Hugging Face tokenizer.json (+ tokenizer_config.json).
+ * Encoding and decoding only read the tokenizer: one tokenizer may serve several threads.
+ */
+typedef struct jang_tokenizer jang_tokenizer;
+
+/* Token types, numbered as GGUF's tokenizer.ggml.token_type: X(enum suffix, value, name). */
+#define JANG_TOKEN_TYPE_MAP(X)                                                                     \
+    X(UNDEFINED, 0, "undefined")                                                                   \
+    X(NORMAL, 1, "normal")                                                                         \
+    X(UNKNOWN, 2, "unknown")                                                                       \
+    X(CONTROL, 3, "control")                                                                       \
+    X(USER_DEFINED, 4, "user-defined")                                                             \
+    X(UNUSED, 5, "unused")                                                                         \
+    X(BYTE, 6, "byte")
+
+typedef enum {
+#define JANG_X_(e, v, s) JANG_TOKEN_##e = v,
+    JANG_TOKEN_TYPE_MAP(JANG_X_)
+#undef JANG_X_
+} jang_token_type;
+
+const char *jang_token_type_name(jang_token_type t);
+
+/* Encode flags. */
+#define JANG_ENCODE_ADD_SPECIAL 1u   /* add BOS / EOS (or the tokenizer.json template) per the model */
+#define JANG_ENCODE_PARSE_SPECIAL 2u /* control tokens written in the text become those tokens;
+                                      * without it only user-defined (added) tokens are matched */
+/* Decode flags. */
+#define JANG_DECODE_SPECIAL 1u /* render control / unknown tokens as their text (else nothing) */
+
+/* From a GGUF file's tokenizer.ggml.* metadata (model "gpt2" or "llama"). */
+jang_status jang_tokenizer_from_gguf(const jang_gguf *g, jang_tokenizer **out);
+/* From a Hugging Face tokenizer.json (path to the file or to its directory); tokenizer_config.json
+ * beside it, when present, gives the special tokens, add_bos_token / add_eos_token and the chat
+ * template. Model type BPE (byte-level or with byte fallback); other models are JANG_E_UNSUPPORTED. */
+jang_status jang_tokenizer_from_hf(const char *dir_or_tokenizer_json, jang_tokenizer **out);
+void jang_tokenizer_free(jang_tokenizer *t);
+
+/* Encodes len bytes of text (any bytes; invalid UTF-8 is replaced by U+FFFD like llama.cpp) into
+ * a malloc'ed array of *n ids (*ids is never NULL on success; free() it). */
+jang_status jang_tokenizer_encode(const jang_tokenizer *t, const char *text, size_t len,
+                                  unsigned flags, int32_t **ids, int64_t *n);
+/* The bytes one token stands for (a byte token gives one byte, so a piece may be part of a UTF-8
+ * character). Writes up to cap bytes (no NUL) and sets *len to the piece length; JANG_E_ARG (with
+ * *len set) when cap is too small; JANG_E_NOTFOUND for an id out of range. */
+jang_status jang_tokenizer_token_to_piece(const jang_tokenizer *t, int32_t id, unsigned flags,
+                                          char *buf, size_t cap, size_t *len);
+/* Decodes n ids into a malloc'ed, NUL-terminated string of *len bytes. SentencePiece vocabularies
+ * that add a prefix space lose it again here (the first visible piece's leading space), so
+ * decode(encode(text)) == text for lossless vocabularies. */
+jang_status jang_tokenizer_decode(const jang_tokenizer *t, const int32_t *ids, int64_t n,
+                                  unsigned flags, char **text, size_t *len);
+
+/* Streaming decode for generation: feed ids one at a time; only complete UTF-8 characters come
+ * out, a character split across tokens (byte tokens, byte-level BPE) is held back until it is
+ * complete. Zero-initialise (or call _init) before the first id. */
+typedef struct jang_detok_stream {
+    char pending[8]; /* bytes of an incomplete UTF-8 character */
+    int n_pending;
+    bool started;    /* a visible piece was already produced (leading-space rule) */
+} jang_detok_stream;
+
+void jang_detok_stream_init(jang_detok_stream *s);
+/* Appends the text that id completes to out (cap bytes; at least the piece length + 8 is always
+ * enough) and sets *len; JANG_E_ARG with *len = the room needed when cap is too small. */
+jang_status jang_detok_stream_next(const jang_tokenizer *t, jang_detok_stream *s, int32_t id,
+                                   unsigned flags, char *out, size_t cap, size_t *len);
+/* Emits the held-back bytes of an unfinished character (up to 7 bytes; cap >= 8) and resets. */
+size_t jang_detok_stream_flush(jang_detok_stream *s, char *out, size_t cap);
+
+int64_t jang_tokenizer_n_vocab(const jang_tokenizer *t);
+/* Special ids, -1 when the vocabulary has none. eot: end of turn (<|im_end|>, <|eot_id|> ...). */
+int32_t jang_tokenizer_bos(const jang_tokenizer *t);
+int32_t jang_tokenizer_eos(const jang_tokenizer *t);
+int32_t jang_tokenizer_eot(const jang_tokenizer *t);
+int32_t jang_tokenizer_unk(const jang_tokenizer *t);
+int32_t jang_tokenizer_pad(const jang_tokenizer *t);
+/* Whether JANG_ENCODE_ADD_SPECIAL adds a BOS / an EOS. */
+bool jang_tokenizer_adds_bos(const jang_tokenizer *t);
+bool jang_tokenizer_adds_eos(const jang_tokenizer *t);
+/* End of generation: EOS, EOT and the other stop tokens llama.cpp recognises. */
+bool jang_tokenizer_is_eog(const jang_tokenizer *t, int32_t id);
+/* Id of the token whose text is exactly text[0..len) (e.g. "<|im_start|>"), or -1. */
+int32_t jang_tokenizer_find(const jang_tokenizer *t, const char *text, size_t len);
+/* Raw vocabulary text of a token (NUL-terminated; *len may be NULL), NULL when out of range. */
+const char *jang_tokenizer_token_text(const jang_tokenizer *t, int32_t id, size_t *len);
+jang_token_type jang_tokenizer_token_type(const jang_tokenizer *t, int32_t id);
+/* "bpe" (byte-level), "bpe-chars" (BPE over characters with byte fallback) or "spm". */
+const char *jang_tokenizer_kind(const jang_tokenizer *t);
+/* The pre-tokenizer: GGUF tokenizer.ggml.pre ("qwen2", "smollm" ...) or "tokenizer.json". */
+const char *jang_tokenizer_pre(const jang_tokenizer *t);
+/* The chat template (Jinja source) from the GGUF or tokenizer_config.json, or NULL. */
+const char *jang_tokenizer_chat_template(const jang_tokenizer *t);
+
 #ifdef __cplusplus
 }
 #endif

@@ -189,14 +189,15 @@ TEST(unpermute_rows_inverts_llama_cpp_permute) {
      * [0,3,1,4,2,5, 6,9,7,10,8,11]; un-permuting must give 0..11 back. */
     const int perm[12] = {0, 3, 1, 4, 2, 5, 6, 9, 7, 10, 8, 11};
     float w[12 * 2];
-    for (int r = 0; r < 12; r++) w[r * 2] = (float)perm[r], w[r * 2 + 1] = (float)perm[r] + 0.5f;
+    for (int r = 0; r < 12; r++)
+        w[r * 2] = (float)perm[r], w[r * 2 + 1] = (float)perm[r] + 0.5f;
     REQUIRE_OK(jang_unpermute_rows(w, 12, 2, 2));
     for (int r = 0; r < 12; r++) {
         CHECK(w[r * 2] == (float)r);
         CHECK(w[r * 2 + 1] == (float)r + 0.5f);
     }
-    CHECK(jang_unpermute_rows(w, 12, 2, 5) == JANG_E_ARG);  /* not divisible */
-    CHECK(jang_unpermute_rows(w, 12, 2, 4) == JANG_E_ARG);  /* odd head dim */
+    CHECK(jang_unpermute_rows(w, 12, 2, 5) == JANG_E_ARG); /* not divisible */
+    CHECK(jang_unpermute_rows(w, 12, 2, 4) == JANG_E_ARG); /* odd head dim */
 }
 
 /* Tiny model-shaped GGUFs written by tools/gen_tiny_gguf_models.py with gguf-py's own key names;

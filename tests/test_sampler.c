@@ -67,7 +67,8 @@ TEST(sampler_filters_cut_the_right_tokens) {
     /* top-k with a large vocabulary selects exactly the k largest */
     enum { V = 5000 };
     static float big[V];
-    for (int i = 0; i < V; i++) big[i] = (float)((i * 7919) % V) / 100.0f;
+    for (int i = 0; i < V; i++)
+        big[i] = (float)((i * 7919) % V) / 100.0f;
     static int bc[V];
     o.min_p = 0, o.top_k = 3, o.temperature = 100.0f;
     draw_counts(&o, big, V, 3000, bc);

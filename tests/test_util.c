@@ -18,7 +18,7 @@ TEST(util_f16_known_values) {
     CHECK(jang_f16_to_f32(0xc000) == -2.0f);
     CHECK(jang_f16_to_f32(0x7bff) == 65504.0f);
     CHECK(jang_f16_to_f32(0x0001) == ldexpf(1.0f, -24));
-    CHECK_EQ_INT(jang_f32_to_f16(65520.0f), 0x7c00);   /* rounds to inf */
+    CHECK_EQ_INT(jang_f32_to_f16(65520.0f), 0x7c00); /* rounds to inf */
     CHECK_EQ_INT(jang_f32_to_f16(65519.0f), 0x7bff);
     CHECK_EQ_INT(jang_f32_to_f16(1.0f + ldexpf(1.0f, -11)), 0x3c00); /* tie to even */
     CHECK_EQ_INT(jang_f32_to_f16(1.0f + 3 * ldexpf(1.0f, -11)), 0x3c02);
@@ -62,7 +62,8 @@ static void pool_mark(void *ctx, int w, int nw) {
     pool_ctx *c = ctx;
     int64_t b, e;
     jang_pool_split(c->n, w, nw, 4, &b, &e);
-    for (int64_t i = b; i < e; i++) c->hits[i]++;
+    for (int64_t i = b; i < e; i++)
+        c->hits[i]++;
 }
 
 TEST(util_pool_covers_every_item_once) {
@@ -73,8 +74,10 @@ TEST(util_pool_covers_every_item_once) {
         for (int64_t n = 0; n < 70; n += 7) {
             int hits[70] = {0};
             pool_ctx c = {n, hits};
-            for (int rep = 0; rep < 3; rep++) jang_pool_run(p, pool_mark, &c);
-            for (int64_t i = 0; i < n; i++) CHECK_EQ_INT(hits[i], 3);
+            for (int rep = 0; rep < 3; rep++)
+                jang_pool_run(p, pool_mark, &c);
+            for (int64_t i = 0; i < n; i++)
+                CHECK_EQ_INT(hits[i], 3);
         }
         jang_pool_free(p);
     }

@@ -22,12 +22,14 @@ void jang_weight_row(const jang_weight *w, int64_t r, float *out) {
         break;
     case JANG_WK_F16: {
         const uint16_t *p = (const uint16_t *)w->data + r * cols;
-        for (int64_t c = 0; c < cols; c++) out[c] = jang_f16_to_f32(p[c]);
+        for (int64_t c = 0; c < cols; c++)
+            out[c] = jang_f16_to_f32(p[c]);
         break;
     }
     case JANG_WK_BF16: {
         const uint16_t *p = (const uint16_t *)w->data + r * cols;
-        for (int64_t c = 0; c < cols; c++) out[c] = jang_bf16_to_f32(p[c]);
+        for (int64_t c = 0; c < cols; c++)
+            out[c] = jang_bf16_to_f32(p[c]);
         break;
     }
     case JANG_WK_AFFINE: {
@@ -56,9 +58,11 @@ static float dot_f32(const float *a, const float *b, int64_t n) {
     float acc[8] = {0};
     int64_t i = 0;
     for (; i + 8 <= n; i += 8)
-        for (int j = 0; j < 8; j++) acc[j] += a[i + j] * b[i + j];
+        for (int j = 0; j < 8; j++)
+            acc[j] += a[i + j] * b[i + j];
     float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-    for (; i < n; i++) s += a[i] * b[i];
+    for (; i < n; i++)
+        s += a[i] * b[i];
     return s;
 }
 

@@ -158,7 +158,7 @@ static jang_status hf_rope(const hf_cfg *c, jang_model_desc *d, double *partial)
     static const struct {
         const char *name;
         jang_rope_scaling kind;
-    } kinds[] = {{"default", JANG_ROPE_SCALING_NONE}, {"linear", JANG_ROPE_SCALING_LINEAR},
+    } kinds[] = {{"default", JANG_ROPE_SCALING_NONE},    {"linear", JANG_ROPE_SCALING_LINEAR},
                  {"dynamic", JANG_ROPE_SCALING_DYNAMIC}, {"yarn", JANG_ROPE_SCALING_YARN},
                  {"llama3", JANG_ROPE_SCALING_LLAMA3},   {"longrope", JANG_ROPE_SCALING_LONGROPE},
                  {"su", JANG_ROPE_SCALING_LONGROPE}};
@@ -204,8 +204,8 @@ static jang_status desc_validate(const char *src, jang_model_desc *d) {
                          (long long)d->n_heads, (long long)d->n_kv_heads);
     if (d->head_dim <= 0) {
         if (d->dim % d->n_heads != 0)
-            return jang_fail(JANG_E_FORMAT, "%s: hidden size %lld not divisible by %lld heads",
-                             src, (long long)d->dim, (long long)d->n_heads);
+            return jang_fail(JANG_E_FORMAT, "%s: hidden size %lld not divisible by %lld heads", src,
+                             (long long)d->dim, (long long)d->n_heads);
         d->head_dim = d->dim / d->n_heads;
     }
     if (d->rope_dim <= 0 || d->rope_dim > d->head_dim) d->rope_dim = d->head_dim;
@@ -249,7 +249,9 @@ jang_status jang_desc_from_hf_config(const char *path, jang_model_desc *out) {
     json_t *archs = json_object_get(root, "architectures");
     json_t *a0 = json_is_array(archs) ? json_array_get(archs, 0) : NULL;
     snprintf(out->arch_name, sizeof out->arch_name, "%s",
-             json_is_string(a0) ? json_string_value(a0) : model_type ? model_type : "");
+             json_is_string(a0) ? json_string_value(a0)
+             : model_type       ? model_type
+                                : "");
     if (!model_type) {
         s = jang_fail(JANG_E_FORMAT, "%s: no \"model_type\"", file);
         goto done;
@@ -264,7 +266,8 @@ jang_status jang_desc_from_hf_config(const char *path, jang_model_desc *out) {
     }
     desc_arch_defaults(out);
     json_t *nm = json_object_get(root, "_name_or_path");
-    if (json_is_string(nm)) snprintf(out->model_name, sizeof out->model_name, "%s", json_string_value(nm));
+    if (json_is_string(nm))
+        snprintf(out->model_name, sizeof out->model_name, "%s", json_string_value(nm));
 
     double partial = 1.0;
     if ((s = cfg_int(&c, "num_hidden_layers", 1, &out->n_layers)) ||
@@ -337,11 +340,11 @@ static const struct {
     const char *name;
     jang_arch arch;
 } gguf_archs[] = {
-    {"llama", JANG_ARCH_LLAMA},         {"qwen2", JANG_ARCH_QWEN2},
-    {"qwen3", JANG_ARCH_QWEN3},         {"qwen2moe", JANG_ARCH_QWEN2_MOE},
-    {"qwen3moe", JANG_ARCH_QWEN3_MOE},  {"gemma", JANG_ARCH_GEMMA},
-    {"gemma2", JANG_ARCH_GEMMA2},       {"gemma3", JANG_ARCH_GEMMA3},
-    {"phi3", JANG_ARCH_PHI3},           {"mamba", JANG_ARCH_MAMBA},
+    {"llama", JANG_ARCH_LLAMA},        {"qwen2", JANG_ARCH_QWEN2},
+    {"qwen3", JANG_ARCH_QWEN3},        {"qwen2moe", JANG_ARCH_QWEN2_MOE},
+    {"qwen3moe", JANG_ARCH_QWEN3_MOE}, {"gemma", JANG_ARCH_GEMMA},
+    {"gemma2", JANG_ARCH_GEMMA2},      {"gemma3", JANG_ARCH_GEMMA3},
+    {"phi3", JANG_ARCH_PHI3},          {"mamba", JANG_ARCH_MAMBA},
 };
 
 static bool gg_i64(const jang_gguf *g, const char *arch, const char *key, int64_t *out) {

@@ -32,7 +32,8 @@ jang_status jang_model_init_rope(jang_model *m) {
     case JANG_ROPE_SCALING_NONE:
         break;
     case JANG_ROPE_SCALING_LINEAR:
-        for (int64_t i = 0; i < half; i++) f[i] = (float)(f[i] / d->rope_factor);
+        for (int64_t i = 0; i < half; i++)
+            f[i] = (float)(f[i] / d->rope_factor);
         break;
     case JANG_ROPE_SCALING_LLAMA3: {
         double orig = (double)d->rope_orig_ctx, lo = d->rope_low_freq_factor,
@@ -99,9 +100,11 @@ static void rope_apply(const jang_model *m, float *x, int64_t n_heads, int64_t h
 
 static void rmsnorm(float *out, const float *x, const float *w, int64_t n, double eps) {
     float ss = 0.0f;
-    for (int64_t i = 0; i < n; i++) ss += x[i] * x[i];
+    for (int64_t i = 0; i < n; i++)
+        ss += x[i] * x[i];
     float r = 1.0f / sqrtf(ss / (float)n + (float)eps);
-    for (int64_t i = 0; i < n; i++) out[i] = w[i] * (x[i] * r);
+    for (int64_t i = 0; i < n; i++)
+        out[i] = w[i] * (x[i] * r);
 }
 
 static jang_status ensure_tokens(jang_model *m, int64_t n) {
@@ -111,8 +114,8 @@ static jang_status ensure_tokens(jang_model *m, int64_t n) {
     struct {
         float **p;
         int64_t w;
-    } bufs[] = {{&m->x, d->dim},   {&m->xb, d->dim},  {&m->q, qd},          {&m->k, kvd},
-                {&m->v, kvd},      {&m->att, qd},     {&m->hb, d->ffn_dim}, {&m->hb2, d->ffn_dim}};
+    } bufs[] = {{&m->x, d->dim}, {&m->xb, d->dim}, {&m->q, qd},          {&m->k, kvd},
+                {&m->v, kvd},    {&m->att, qd},    {&m->hb, d->ffn_dim}, {&m->hb2, d->ffn_dim}};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
         float *p = realloc(*bufs[i].p, (size_t)n * (size_t)bufs[i].w * sizeof(float));
         if (!p) return jang_fail(JANG_E_NOMEM, "out of memory for %lld tokens", (long long)n);
@@ -148,19 +151,22 @@ static void attn_worker(void *arg, int w, int nw) {
         for (int64_t j = 0; j < len; j++) {
             const float *k = kc + j * kvd + kvh * hd;
             float s = 0.0f;
-            for (int64_t i = 0; i < hd; i++) s += q[i] * k[i];
+            for (int64_t i = 0; i < hd; i++)
+                s += q[i] * k[i];
             sc[j] = s * scale;
             if (sc[j] > mx) mx = sc[j];
         }
         float sum = 0.0f;
-        for (int64_t j = 0; j < len; j++) sum += sc[j] = expf(sc[j] - mx);
+        for (int64_t j = 0; j < len; j++)
+            sum += sc[j] = expf(sc[j] - mx);
         float inv = 1.0f / sum;
         float *o = m->att + t * qd + h * hd;
         memset(o, 0, (size_t)hd * sizeof(float));
         for (int64_t j = 0; j < len; j++) {
             const float *v = vc + j * kvd + kvh * hd;
             float p = sc[j] * inv;
-            for (int64_t i = 0; i < hd; i++) o[i] += p * v[i];
+            for (int64_t i = 0; i < hd; i++)
+                o[i] += p * v[i];
         }
     }
 }
@@ -171,7 +177,8 @@ jang_status jang_model_forward(jang_model *m, const int32_t *tokens, int64_t n, 
                                bool all_logits, float *logits) {
     const jang_model_desc *d = &m->d;
     if (n <= 0 || pos < 0 || pos + n > m->max_ctx)
-        return jang_fail(JANG_E_ARG, "forward: %lld tokens at position %lld exceed the context of %lld",
+        return jang_fail(JANG_E_ARG,
+                         "forward: %lld tokens at position %lld exceed the context of %lld",
                          (long long)n, (long long)pos, (long long)m->max_ctx);
     for (int64_t t = 0; t < n; t++)
         if (tokens[t] < 0 || tokens[t] >= d->vocab_size)
@@ -181,7 +188,8 @@ jang_status jang_model_forward(jang_model *m, const int32_t *tokens, int64_t n, 
     if (s) return s;
     int64_t dim = d->dim, hd = d->head_dim, qd = d->n_heads * hd, kvd = d->n_kv_heads * hd;
     int64_t ffn = d->ffn_dim;
-    for (int64_t t = 0; t < n; t++) jang_weight_row(&m->tok_embd, tokens[t], m->x + t * dim);
+    for (int64_t t = 0; t < n; t++)
+        jang_weight_row(&m->tok_embd, tokens[t], m->x + t * dim);
 
     for (int64_t l = 0; l < d->n_layers; l++) {
         const jang_layer *L = &m->layers[l];
@@ -207,15 +215,18 @@ jang_status jang_model_forward(jang_model *m, const int32_t *tokens, int64_t n, 
         attn_ctx ac = {m, l, n, pos};
         jang_pool_run(m->pool, attn_worker, &ac);
         jang_matmul(m->pool, &L->wo, m->att, n, NULL, m->xb);
-        for (int64_t i = 0; i < n * dim; i++) m->x[i] += m->xb[i];
+        for (int64_t i = 0; i < n * dim; i++)
+            m->x[i] += m->xb[i];
 
         for (int64_t t = 0; t < n; t++)
             rmsnorm(m->xb + t * dim, m->x + t * dim, L->ffn_norm, dim, d->norm_eps);
         jang_matmul(m->pool, &L->w_gate, m->xb, n, NULL, m->hb);
         jang_matmul(m->pool, &L->w_up, m->xb, n, NULL, m->hb2);
-        for (int64_t i = 0; i < n * ffn; i++) m->hb[i] = silu(m->hb[i]) * m->hb2[i];
+        for (int64_t i = 0; i < n * ffn; i++)
+            m->hb[i] = silu(m->hb[i]) * m->hb2[i];
         jang_matmul(m->pool, &L->w_down, m->hb, n, NULL, m->xb);
-        for (int64_t i = 0; i < n * dim; i++) m->x[i] += m->xb[i];
+        for (int64_t i = 0; i < n * dim; i++)
+            m->x[i] += m->xb[i];
     }
     int64_t first = all_logits ? 0 : n - 1, count = all_logits ? n : 1;
     for (int64_t t = first; t < n; t++)

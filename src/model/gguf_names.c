@@ -55,7 +55,8 @@ static const name_rule block_rules[] = {
     {ANY, "attn_output", "self_attn.o_proj", JANG_GGUF_FIX_NONE},
     {ANY, "attn_q_norm", "self_attn.q_norm", JANG_GGUF_FIX_NONE},
     {ANY, "attn_k_norm", "self_attn.k_norm", JANG_GGUF_FIX_NONE},
-    {A_(GEMMA2) | A_(GEMMA3), "post_attention_norm", "post_attention_layernorm", JANG_GGUF_FIX_NONE},
+    {A_(GEMMA2) | A_(GEMMA3), "post_attention_norm", "post_attention_layernorm",
+     JANG_GGUF_FIX_NONE},
     {A_(GEMMA2) | A_(GEMMA3), "ffn_norm", "pre_feedforward_layernorm", JANG_GGUF_FIX_NONE},
     {A_(GEMMA2) | A_(GEMMA3), "post_ffw_norm", "post_feedforward_layernorm", JANG_GGUF_FIX_NONE},
     {ANY, "ffn_norm", "post_attention_layernorm", JANG_GGUF_FIX_NONE},
@@ -158,7 +159,8 @@ jang_status jang_gguf_map_name(jang_arch arch, const char *gguf_name, char *out,
 
 jang_status jang_unpermute_rows(float *w, int64_t rows, int64_t cols, int64_t n_head) {
     if (n_head <= 0 || rows <= 0 || cols <= 0 || rows % n_head || (rows / n_head) % 2)
-        return jang_fail(JANG_E_ARG, "unpermute: %lld rows cannot split into %lld heads of even size",
+        return jang_fail(JANG_E_ARG,
+                         "unpermute: %lld rows cannot split into %lld heads of even size",
                          (long long)rows, (long long)n_head);
     int64_t hd = rows / n_head, half = hd / 2;
     size_t row_bytes = (size_t)cols * sizeof(float);

@@ -8,16 +8,16 @@
 #include "pool.h"
 
 typedef struct jang_layer {
-    const float *attn_norm;     /* (dim) */
-    const float *ffn_norm;      /* (dim) */
-    const float *q_norm;        /* (head_dim) or NULL (Qwen3) */
-    const float *k_norm;        /* (head_dim) or NULL */
-    const float *bq, *bk, *bv;  /* (n_heads*hd), (n_kv*hd), (n_kv*hd) or NULL (Qwen2) */
-    jang_weight wq;             /* (n_heads*hd, dim) */
-    jang_weight wk, wv;         /* (n_kv*hd, dim) */
-    jang_weight wo;             /* (dim, n_heads*hd) */
-    jang_weight w_gate, w_up;   /* (ffn, dim) */
-    jang_weight w_down;         /* (dim, ffn) */
+    const float *attn_norm;    /* (dim) */
+    const float *ffn_norm;     /* (dim) */
+    const float *q_norm;       /* (head_dim) or NULL (Qwen3) */
+    const float *k_norm;       /* (head_dim) or NULL */
+    const float *bq, *bk, *bv; /* (n_heads*hd), (n_kv*hd), (n_kv*hd) or NULL (Qwen2) */
+    jang_weight wq;            /* (n_heads*hd, dim) */
+    jang_weight wk, wv;        /* (n_kv*hd, dim) */
+    jang_weight wo;            /* (dim, n_heads*hd) */
+    jang_weight w_gate, w_up;  /* (ffn, dim) */
+    jang_weight w_down;        /* (dim, ffn) */
 } jang_layer;
 
 struct jang_model {
@@ -27,10 +27,10 @@ struct jang_model {
     void **owned; /* buffers to free at close */
     int64_t n_owned, cap_owned;
 
-    jang_weight tok_embd;   /* (vocab, dim) */
-    jang_weight output;     /* (vocab, dim), the embedding when tied */
-    const float *out_norm;  /* (dim) */
-    jang_layer *layers;     /* (n_layers) */
+    jang_weight tok_embd;  /* (vocab, dim) */
+    jang_weight output;    /* (vocab, dim), the embedding when tied */
+    const float *out_norm; /* (dim) */
+    jang_layer *layers;    /* (n_layers) */
 
     int64_t max_ctx;
     float *k_cache, *v_cache; /* (n_layers, max_ctx, n_kv*hd) */

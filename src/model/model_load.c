@@ -48,7 +48,8 @@ static jang_status load_f32(jang_model *m, const char *name, int n_dims, const i
     *out = NULL;
     *found = false;
     int64_t n = 1;
-    for (int i = 0; i < n_dims; i++) n *= shape[i];
+    for (int i = 0; i < n_dims; i++)
+        n *= shape[i];
     if (m->gguf) {
         for (int64_t i = 0; i < jang_gguf_n_tensors(m->gguf); i++) {
             const jang_gguf_tensor *t = jang_gguf_tensor_at(m->gguf, i);
@@ -61,10 +62,9 @@ static jang_status load_f32(jang_model *m, const char *name, int n_dims, const i
             /* GGUF may drop trailing unit dims; compare the element count and last dim */
             if (ok && n_dims >= 1 && t->shape[t->n_dims - 1] != shape[n_dims - 1]) ok = false;
             if (!ok)
-                return jang_fail(JANG_E_FORMAT,
-                                 "%s: tensor '%s' (%s) has %lld elements, expected %lld",
-                                 model_file(m), t->name, name, (long long)t->n_elements,
-                                 (long long)n);
+                return jang_fail(
+                    JANG_E_FORMAT, "%s: tensor '%s' (%s) has %lld elements, expected %lld",
+                    model_file(m), t->name, name, (long long)t->n_elements, (long long)n);
             float *buf = model_alloc(m, (size_t)n * sizeof(float), name);
             if (!buf) return JANG_E_NOMEM;
             jang_status s = jang_gguf_dequantize(t, buf);
@@ -78,10 +78,12 @@ static jang_status load_f32(jang_model *m, const char *name, int n_dims, const i
                 s = jang_unpermute_rows(buf, rows, cols, m->d.n_kv_heads);
                 break;
             case JANG_GGUF_FIX_MINUS_ONE:
-                for (int64_t k = 0; k < n; k++) buf[k] -= 1.0f;
+                for (int64_t k = 0; k < n; k++)
+                    buf[k] -= 1.0f;
                 break;
             case JANG_GGUF_FIX_LOG_NEG:
-                for (int64_t k = 0; k < n; k++) buf[k] = logf(-buf[k]);
+                for (int64_t k = 0; k < n; k++)
+                    buf[k] = logf(-buf[k]);
                 break;
             case JANG_GGUF_FIX_NONE:
                 break;
@@ -96,7 +98,8 @@ static jang_status load_f32(jang_model *m, const char *name, int n_dims, const i
     if (!t) return JANG_OK;
     *found = true;
     bool ok = t->n_dims == n_dims;
-    for (int i = 0; ok && i < n_dims; i++) ok = t->shape[i] == shape[i];
+    for (int i = 0; ok && i < n_dims; i++)
+        ok = t->shape[i] == shape[i];
     if (!ok)
         return jang_fail(JANG_E_FORMAT, "%s: tensor '%s' has an unexpected shape", t->file, name);
     float *buf = model_alloc(m, (size_t)n * sizeof(float), name);
@@ -107,10 +110,12 @@ static jang_status load_f32(jang_model *m, const char *name, int n_dims, const i
         memcpy(buf, p, (size_t)n * 4);
         break;
     case JANG_DT_F16:
-        for (int64_t k = 0; k < n; k++) buf[k] = jang_f16_to_f32(jang_rd16(p + 2 * k));
+        for (int64_t k = 0; k < n; k++)
+            buf[k] = jang_f16_to_f32(jang_rd16(p + 2 * k));
         break;
     case JANG_DT_BF16:
-        for (int64_t k = 0; k < n; k++) buf[k] = jang_bf16_to_f32(jang_rd16(p + 2 * k));
+        for (int64_t k = 0; k < n; k++)
+            buf[k] = jang_bf16_to_f32(jang_rd16(p + 2 * k));
         break;
     default:
         return jang_fail(JANG_E_UNSUPPORTED, "%s: tensor '%s' has dtype %s, expected a float type",
@@ -131,11 +136,10 @@ static jang_status load_weight(jang_model *m, const char *name, int64_t rows, in
         const jang_tensor *t = jang_st_find(m->st, name);
         if (t && (t->dtype == JANG_DT_F16 || t->dtype == JANG_DT_BF16 || t->dtype == JANG_DT_F32)) {
             if (t->n_dims != 2 || t->shape[0] != rows || t->shape[1] != cols)
-                return jang_fail(JANG_E_FORMAT,
-                                 "%s: tensor '%s' has shape [%lld, %lld], expected [%lld, %lld]",
-                                 t->file, name, (long long)(t->n_dims > 0 ? t->shape[0] : 0),
-                                 (long long)(t->n_dims > 1 ? t->shape[1] : 0), (long long)rows,
-                                 (long long)cols);
+                return jang_fail(
+                    JANG_E_FORMAT, "%s: tensor '%s' has shape [%lld, %lld], expected [%lld, %lld]",
+                    t->file, name, (long long)(t->n_dims > 0 ? t->shape[0] : 0),
+                    (long long)(t->n_dims > 1 ? t->shape[1] : 0), (long long)rows, (long long)cols);
             size_t esz = jang_dtype_size(t->dtype);
             if (((uintptr_t)t->data % esz) == 0) { /* use the map in place */
                 w->kind = t->dtype == JANG_DT_F32   ? JANG_WK_F32
@@ -193,7 +197,8 @@ static jang_status check_supported(const char *src, const jang_model_desc *d) {
         return jang_fail(JANG_E_UNSUPPORTED, "%s: the runtime does not run %s models yet", src,
                          jang_arch_name(d->arch));
     }
-    if (d->rope_scaling == JANG_ROPE_SCALING_DYNAMIC || d->rope_scaling == JANG_ROPE_SCALING_LONGROPE)
+    if (d->rope_scaling == JANG_ROPE_SCALING_DYNAMIC ||
+        d->rope_scaling == JANG_ROPE_SCALING_LONGROPE)
         return jang_fail(JANG_E_UNSUPPORTED, "%s: RoPE scaling '%s' is not supported", src,
                          jang_rope_scaling_name(d->rope_scaling));
     if (d->vocab_size <= 0 || d->ffn_dim <= 0 || d->head_dim <= 0)
@@ -288,7 +293,8 @@ fail:
 
 void jang_model_close(jang_model *m) {
     if (!m) return;
-    for (int64_t i = 0; i < m->n_owned; i++) free(m->owned[i]);
+    for (int64_t i = 0; i < m->n_owned; i++)
+        free(m->owned[i]);
     free(m->owned);
     free(m->x), free(m->xb), free(m->q), free(m->k), free(m->v), free(m->att), free(m->hb),
         free(m->hb2);

@@ -12,8 +12,8 @@ struct jang_sampler {
     uint64_t rng[4];
     int32_t *recent; /* ring of the last repeat_last_n accepted tokens */
     int64_t n_recent, head;
-    int32_t *idx;  /* (vocab) candidate ids */
-    float *prob;   /* (vocab) */
+    int32_t *idx; /* (vocab) candidate ids */
+    float *prob;  /* (vocab) */
 };
 
 void jang_sampler_opts_init(jang_sampler_opts *o) {
@@ -55,9 +55,10 @@ jang_status jang_sampler_init(const jang_sampler_opts *o, int64_t vocab, jang_sa
     s->o = *o;
     s->vocab = vocab;
     uint64_t x = o->seed;
-    for (int i = 0; i < 4; i++) s->rng[i] = splitmix64(&x);
-    s->recent = jang_calloc((size_t)(o->repeat_last_n ? o->repeat_last_n : 1), sizeof(int32_t),
-                            "sampler");
+    for (int i = 0; i < 4; i++)
+        s->rng[i] = splitmix64(&x);
+    s->recent =
+        jang_calloc((size_t)(o->repeat_last_n ? o->repeat_last_n : 1), sizeof(int32_t), "sampler");
     s->idx = jang_malloc((size_t)vocab * sizeof(int32_t), "sampler");
     s->prob = jang_malloc((size_t)vocab * sizeof(float), "sampler");
     if (!s->recent || !s->idx || !s->prob) {
@@ -96,9 +97,11 @@ int32_t jang_sampler_sample(jang_sampler *s, float *logits) {
             if (t < 0 || t >= s->vocab) continue;
             /* once per distinct token: mark by checking earlier occurrences */
             bool seen = false;
-            for (int64_t j = 0; j < i && !seen; j++) seen = s->recent[j] == t;
+            for (int64_t j = 0; j < i && !seen; j++)
+                seen = s->recent[j] == t;
             if (seen) continue;
-            logits[t] = logits[t] > 0 ? logits[t] / o->repeat_penalty : logits[t] * o->repeat_penalty;
+            logits[t] =
+                logits[t] > 0 ? logits[t] / o->repeat_penalty : logits[t] * o->repeat_penalty;
         }
     if (o->temperature <= 0) {
         int32_t best = 0;
@@ -135,7 +138,8 @@ int32_t jang_sampler_sample(jang_sampler *s, float *logits) {
             }
         }
     } else {
-        for (int64_t i = 0; i < n; i++) s->idx[i] = (int32_t)i;
+        for (int64_t i = 0; i < n; i++)
+            s->idx[i] = (int32_t)i;
     }
     qsort(s->idx, (size_t)k, sizeof(int32_t), by_logit_desc);
     n = k;
@@ -145,7 +149,8 @@ int32_t jang_sampler_sample(jang_sampler *s, float *logits) {
         s->prob[i] = expf((logits[s->idx[i]] - mx) / o->temperature);
         sum += s->prob[i];
     }
-    for (int64_t i = 0; i < n; i++) s->prob[i] = (float)(s->prob[i] / sum);
+    for (int64_t i = 0; i < n; i++)
+        s->prob[i] = (float)(s->prob[i] / sum);
     if (o->top_p < 1.0f) {
         double cum = 0;
         int64_t keep = n;
@@ -161,11 +166,13 @@ int32_t jang_sampler_sample(jang_sampler *s, float *logits) {
     if (o->min_p > 0) {
         float thr = s->prob[0] * o->min_p;
         int64_t keep = 1;
-        while (keep < n && s->prob[keep] >= thr) keep++;
+        while (keep < n && s->prob[keep] >= thr)
+            keep++;
         n = keep;
     }
     double total = 0;
-    for (int64_t i = 0; i < n; i++) total += s->prob[i];
+    for (int64_t i = 0; i < n; i++)
+        total += s->prob[i];
     double r = (double)(next_u64(s->rng) >> 11) * 0x1.0p-53 * total, acc = 0;
     for (int64_t i = 0; i < n; i++) {
         acc += s->prob[i];

@@ -110,7 +110,8 @@ char *jang_strndup(const char *s, size_t n) {
 
 char *jang_path_join(const char *dir, const char *name) {
     size_t a = strlen(dir), b = strlen(name);
-    while (a > 1 && dir[a - 1] == '/') a--;
+    while (a > 1 && dir[a - 1] == '/')
+        a--;
     char *p = malloc(a + b + 2);
     if (!p) return NULL;
     memcpy(p, dir, a);

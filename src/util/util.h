@@ -18,7 +18,7 @@ jang_status jang_fail(jang_status s, const char *fmt, ...) __attribute__((format
 #define JANG_ASSERT(cond)                                                                          \
     do {                                                                                           \
         if (!(cond)) {                                                                             \
-            fprintf(stderr, "jang: internal error %s:%d: %s\n", __FILE__, __LINE__, #cond);       \
+            fprintf(stderr, "jang: internal error %s:%d: %s\n", __FILE__, __LINE__, #cond);        \
             abort();                                                                               \
         }                                                                                          \
     } while (0)
