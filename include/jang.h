@@ -585,6 +585,245 @@ const char *jang_tokenizer_pre(const jang_tokenizer *t);
 /* The chat template (Jinja source) from the GGUF or tokenizer_config.json, or NULL. */
 const char *jang_tokenizer_chat_template(const jang_tokenizer *t);
 
+/* ---------------------------------------------------------------------------------------------
+ * JANG v2 / MLX quantized model directories (DESIGN §3.3, docs/FORMAT.md "JANG v2 directories").
+ *
+ * A directory holds config.json (the HF config plus a "quantization" block: top-level
+ * {group_size, bits, mode} and one entry per quantized module, copied to "quantization_config"),
+ * jang_config.json (JANG only: format "jang", format_version "2.0", quantization with the
+ * tensor_quantization_manifest, source_model, architecture, runtime), shards
+ * model-0000k-of-0000N.safetensors (__metadata__ {"format": "mlx"}) with
+ * model.safetensors.index.json, and the tokenizer files. A quantized module <p> is stored as
+ * <p>.weight U32 (..., out, in*bits/32), <p>.scales and <p>.biases (..., out, in/group).
+ *
+ * Bits and group size of a module come from its config.json entry, else the manifest, else the
+ * top-level default; never from shapes ((8 bits, g64) and (4 bits, g128) give identical shapes).
+ */
+
+/* Writer: declare every tensor (plain ones, and quantized modules by their logical shape), then
+ * write the data in declaration order, then finish with the metadata. Shards are planned from
+ * the declared sizes at the first write (companion tensors stay together; a new shard starts when
+ * the next group would pass max_shard_bytes), so names are final from the start. Everything is
+ * written into a sibling temporary directory "<out>.tmp-XXXXXX", renamed to out by finish; abort
+ * or any failure removes it. An existing out is refused (JANG_E_EXISTS) unless force, which
+ * replaces it atomically (it must be a directory that looks like a model: config.json or
+ * *.safetensors inside, or empty). */
+typedef struct jang_dir_writer jang_dir_writer;
+
+typedef struct jang_dir_writer_opts {
+    uint64_t max_shard_bytes; /* tensor bytes per shard; default 5 GiB (5 * 1024^3, as jang) */
+    bool force;               /* replace an existing output directory */
+} jang_dir_writer_opts;
+
+void jang_dir_writer_opts_init(jang_dir_writer_opts *o);
+
+/* A file copied into the output directory: from src_path, or the size bytes at data. */
+typedef struct jang_dir_file {
+    const char *name; /* plain file name in the output ("tokenizer.json") */
+    const char *src_path;
+    const void *data;
+    size_t size;
+} jang_dir_file;
+
+/* What finish writes besides the tensors. Strings may be NULL (defaults in brackets). */
+typedef struct jang_dir_meta {
+    const char *hf_config_json; /* required: the source config.json text; its "quantization" and
+                                   "quantization_config" are replaced */
+    bool jang;                  /* write jang_config.json [true]; false: a plain MLX directory */
+    int block_size;             /* top-level group_size [0: the most used group size] */
+    const char *method;         /* quantization.method ["jang-importance"] */
+    const char *profile;        /* quantization.profile ("JANG_4M") [null] */
+    double target_bits;         /* quantization.target_bits [<= 0: the actual bits] */
+    const char *backend;        /* quantization.quantization_backend ["jang-c"] */
+    const char *source_name;    /* source_model.name [""] */
+    const char *source_dtype;   /* source_model.dtype ["float16"] */
+    const char *source_params;  /* source_model.parameters ("135M") [""] */
+    const char *arch_type;      /* architecture.type ["transformer"] */
+    const char *arch_attention; /* architecture.attention ["gqa"] */
+    bool has_vision, has_ssm, has_moe;
+    const char *quantization_extra_json; /* JSON object merged into jang_config quantization */
+    const char *jang_extra_json;         /* JSON object merged into jang_config's top level */
+    const jang_dir_file *files;          /* tokenizer files etc. */
+    int n_files;
+} jang_dir_meta;
+
+void jang_dir_meta_init(jang_dir_meta *m);
+
+jang_status jang_dir_writer_open(const char *out_dir, const jang_dir_writer_opts *opts,
+                                 jang_dir_writer **out);
+/* A tensor stored as is (norms, biases, embeddings kept in float ...). */
+jang_status jang_dir_writer_declare(jang_dir_writer *w, const char *name, jang_dtype dtype,
+                                    int32_t n_dims, const int64_t *shape);
+/* A quantized module (module path without ".weight") of logical shape (..., out, in): declares
+ * <module>.weight U32 (..., out, in*bits/32), <module>.scales and <module>.biases of scale_dtype
+ * (F16, BF16 or F32) (..., out, in/group), written in that order. bits: 2, 3, 4, 5, 6, 8;
+ * group: 32, 64, 128; in % group == 0. source_tensor names the source in the manifest [NULL:
+ * "<module>.weight"]. */
+jang_status jang_dir_writer_declare_quantized(jang_dir_writer *w, const char *module,
+                                              int32_t n_dims, const int64_t *shape, int bits,
+                                              int group, jang_dtype scale_dtype,
+                                              const char *source_tensor);
+/* Writes (part of) the data of the next declared tensor, like jang_st_writer_write. */
+jang_status jang_dir_writer_write(jang_dir_writer *w, const void *data, size_t n_bytes);
+/* Writes all three tensors of the next quantized module (packed codes, scales, biases). */
+jang_status jang_dir_writer_write_quantized(jang_dir_writer *w, const void *packed,
+                                            const void *scales, const void *biases);
+/* Writes config.json, jang_config.json, the index and the files, then renames into place.
+ * Frees w whatever the outcome. */
+jang_status jang_dir_writer_finish(jang_dir_writer *w, const jang_dir_meta *meta);
+void jang_dir_writer_abort(jang_dir_writer *w); /* frees w, removes the temporary directory */
+
+/* Reader: a JANG v2 or MLX quantized directory, zero-copy on jang_st_open. Every tensor of the
+ * shards is one entry: a quantized module (its weight, scales and biases together, named by the
+ * module path) or a plain tensor (by its name). Opening checks that every quantized module has
+ * resolved (bits, group) without conflict and that its three shapes agree with them. */
+typedef struct jang_qmodel jang_qmodel;
+
+/* Where a module's (bits, group) came from. */
+#define JANG_QSRC_MAP(X)                                                                           \
+    X(CONFIG, "config.json entry")                                                                 \
+    X(MANIFEST, "jang_config.json manifest")                                                       \
+    X(DEFAULT, "config.json top-level default")
+
+typedef enum {
+#define JANG_X_(e, s) JANG_QSRC_##e,
+    JANG_QSRC_MAP(JANG_X_)
+#undef JANG_X_
+} jang_qsource;
+
+const char *jang_qsource_name(jang_qsource s);
+
+/* One entry: the view the kernels use. Pointers point into the shards' maps; they are aligned
+ * when `aligned` (our writer and the safetensors crate align them; other writers may not). */
+typedef struct jang_qtensor {
+    const char *name; /* module path if quantized ("model.layers.0.mlp.down_proj"), else the
+                         tensor name ("model.norm.weight") */
+    bool quantized;
+    int32_t n_dims;
+    int64_t shape[JANG_MAX_DIMS]; /* logical shape; quantized: (..., out, in) unpacked */
+    int64_t rows;                 /* product of all dims but the last (E * out for experts) */
+    int64_t cols;                 /* last dim (in features) */
+    int64_t n_params;             /* logical elements: rows * cols */
+    size_t n_bytes;               /* stored bytes (codes + scales + biases when quantized) */
+    const jang_tensor *tensor;    /* plain: the stored tensor; quantized: NULL */
+    /* quantized only */
+    int bits, group;
+    jang_qsource source;
+    jang_dtype scale_dtype;                       /* F16, BF16 or F32; biases the same */
+    const jang_tensor *weight, *scales, *biases;  /* the stored tensors */
+    const void *codes;       /* uint32 LE, (rows, cols * bits / 32) */
+    const void *scale_data;  /* (rows, cols / group) */
+    const void *bias_data;   /* (rows, cols / group) */
+    bool aligned;            /* codes 4-byte, scales/biases element-size aligned */
+} jang_qtensor;
+
+typedef struct jang_qmodel_info {
+    bool is_jang;             /* jang_config.json present */
+    char format_version[16];  /* jang_config format_version ("2.0"); "" for MLX */
+    int default_bits;         /* config.json quantization top level; 0 when absent */
+    int default_group;
+    int block_size;           /* jang_config quantization.block_size, else default_group */
+    char profile[32];         /* jang_config quantization.profile; "" when absent/null */
+    char method[64];
+    double target_bits;       /* as stored in jang_config; NAN when absent */
+    double actual_bits;
+    int64_t n_quantized, n_plain;
+    int64_t n_config_entries;   /* per-module entries in config.json quantization */
+    int64_t n_manifest_entries; /* entries in the jang manifest */
+} jang_qmodel_info;
+
+/* Totals over the whole directory (DESIGN §2). */
+typedef struct jang_qmodel_stats {
+    int64_t n_params;         /* logical parameters: quantized out*in + plain elements */
+    int64_t n_quant_params;   /* logical parameters of quantized modules */
+    uint64_t bytes;           /* all stored tensor bytes (codes + scales + biases + plain) */
+    uint64_t quant_bytes;     /* codes + scales + biases */
+    uint64_t code_bytes;      /* packed codes only */
+    double jang_bits;         /* JANG's "actual_bits": sum(bits * blocks) / sum(blocks) over
+                                 quantized modules, blocks = ceil(params / block_size) */
+    double true_bpw;          /* bytes * 8 / n_params */
+    int64_t blocks_per_bits[9]; /* blocks at 2..8 bits (index = bits) */
+} jang_qmodel_stats;
+
+jang_status jang_qmodel_open(const char *dir, jang_qmodel **out);
+void jang_qmodel_close(jang_qmodel *m);
+const jang_qmodel_info *jang_qmodel_get_info(const jang_qmodel *m);
+void jang_qmodel_get_stats(const jang_qmodel *m, jang_qmodel_stats *out);
+/* Entries sorted by name, layer numbers in numeric order. NULL when out of range. */
+int64_t jang_qmodel_count(const jang_qmodel *m);
+const jang_qtensor *jang_qmodel_get(const jang_qmodel *m, int64_t i);
+/* By module path, "<module>.weight" or plain tensor name; NULL when absent. */
+const jang_qtensor *jang_qmodel_find(const jang_qmodel *m, const char *name);
+const jang_st *jang_qmodel_st(const jang_qmodel *m);
+
+/* `jang validate`: every check over a directory, with the first failures of each. Returns JANG_OK
+ * when every check passed, JANG_E_FORMAT when one failed (report filled either way), other codes
+ * for bad arguments. */
+#define JANG_CHECK_MAP(X)                                                                          \
+    X(FILES, "files", "config.json, jang_config.json and the index parse; shards open")          \
+    X(INDEX, "index", "every weight_map tensor in its shard, every shard listed, names agree")   \
+    X(QUANT, "quant", "every quantized module has (bits, group) without conflict")               \
+    X(SHAPES, "shapes", "weight/scales/biases shapes agree with bits, group and in_features")    \
+    X(FINITE, "finite", "scales, biases and float tensors hold no NaN or Inf")                    \
+    X(MANIFEST, "manifest", "jang manifest, config.json entries and files agree")
+
+typedef enum {
+#define JANG_X_(e, n, d) JANG_CHECK_##e,
+    JANG_CHECK_MAP(JANG_X_)
+#undef JANG_X_
+        JANG_CHECK_COUNT
+} jang_check_id;
+
+#define JANG_CHECK_MAX_MSGS 8
+
+typedef struct jang_check_result {
+    bool ran;          /* false when an earlier failure made it impossible */
+    int64_t n_checked; /* items looked at */
+    int64_t n_failed;
+    int n_msgs; /* first failures, at most JANG_CHECK_MAX_MSGS */
+    char msgs[JANG_CHECK_MAX_MSGS][512];
+    char note[256]; /* why a check had nothing to look at ("no jang_config.json"), or "" */
+} jang_check_result;
+
+typedef struct jang_validate_report {
+    jang_check_result checks[JANG_CHECK_COUNT];
+} jang_validate_report;
+
+const char *jang_check_name(jang_check_id c);
+const char *jang_check_desc(jang_check_id c);
+jang_status jang_dir_validate(const char *dir, jang_validate_report *report);
+
+
+/* Chat formatting: the prompt format is recognised from the model's chat template (Jinja source)
+ * and produced directly (no Jinja engine): ChatML (SmolLM2, Qwen), Llama-3, Llama-2 and Gemma.
+ * A default system message written into a ChatML template (as SmolLM2's and Qwen2.5's are) is
+ * used when no system message is given, exactly as the template would. */
+#define JANG_CHAT_MAP(X)                                                                           \
+    X(CHATML, "chatml")                                                                            \
+    X(LLAMA3, "llama3")                                                                            \
+    X(LLAMA2, "llama2")                                                                            \
+    X(GEMMA, "gemma")
+
+typedef enum {
+#define JANG_X_(e, s) JANG_CHAT_##e,
+    JANG_CHAT_MAP(JANG_X_)
+#undef JANG_X_
+} jang_chat_kind;
+
+typedef struct jang_chat_format {
+    jang_chat_kind kind;
+    char default_system[512]; /* "" when the template has none */
+} jang_chat_format;
+
+const char *jang_chat_kind_name(jang_chat_kind k);
+/* JANG_E_UNSUPPORTED (naming what it saw) when the template is not one we know; NULL template is
+ * JANG_E_NOTFOUND. */
+jang_status jang_chat_detect(const char *template_src, jang_chat_format *out);
+/* One user turn (system may be NULL: the template's default is used), ending with the assistant
+ * prompt. Returns a malloc'ed string; BOS is not included (the tokenizer adds it). */
+jang_status jang_chat_apply(const jang_chat_format *f, const char *system, const char *user,
+                            char **out);
+
 #ifdef __cplusplus
 }
 #endif
