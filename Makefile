@@ -1,6 +1,7 @@
 # Makefile — the source of truth for building jang.
 #   make            library (build/libjang.a) and CLI (build/jang)
 #   make test       unit/golden tests (no network, no Python); last line "N passed, N failed"
+#   make bench      benchmark programs in build/bench/ (bench/*.c; each header says how to run it)
 #   make asan       the same tests under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make fuzz       libFuzzer targets (clang), each for FUZZ_SECONDS (default 60)
 #   make check-models  heavier checks on the real models fetched by scripts/fetch-models
@@ -20,18 +21,20 @@ endif
 INCLUDES  = -Iinclude -Isrc/util -Isrc/kernels
 CFLAGS   ?= $(OPT) -g
 ALL_CFLAGS = $(CSTD) $(WARN) $(INCLUDES) $(CFLAGS) $(EXTRA_CFLAGS)
-LDLIBS    = -ljansson -lm -lpthread
+LDLIBS    = -ljansson -lpcre2-8 -lutf8proc -lm -lpthread
 
 LIB_SRC   = $(sort $(wildcard src/*/*.c))
 CLI_SRC   = $(sort $(wildcard cli/*.c))
 TEST_SRC  = $(sort $(wildcard tests/*.c))
 FUZZ_SRC  = $(sort $(wildcard tests/fuzz/*.c))
+BENCH_SRC = $(sort $(wildcard bench/*.c))
 
 LIB_OBJ   = $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ   = $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ  = $(TEST_SRC:%.c=$(BUILD)/%.o)
+BENCH_BIN = $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all test asan fuzz fuzz-smoke check-models clean format format-check
+.PHONY: all test bench asan fuzz fuzz-smoke check-models clean format format-check
 all: $(BUILD)/jang $(BUILD)/jang-tests
 
 $(BUILD)/%.o: %.c
@@ -51,6 +54,22 @@ $(BUILD)/jang-tests: $(TEST_OBJ) $(BUILD)/libjang.a
 
 # Developer tool, not part of make test: dumps dequantized GGUF tensors for tools/check_gguf_dequant.py.
 $(BUILD)/tools/dequant-dump: $(BUILD)/tools/dequant_dump.o $(BUILD)/libjang.a
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tools/compare-logits: $(BUILD)/tools/compare_logits.o $(BUILD)/libjang.a
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+# JANG v2 directory tools for tools/check_mlx_load.py and tools/check_jang_compat.py.
+$(BUILD)/tools/quantize-gguf-demo: $(BUILD)/tools/quantize_gguf_demo.o $(BUILD)/libjang.a
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tools/qdir-dequant-dump: $(BUILD)/tools/qdir_dequant_dump.o $(BUILD)/libjang.a
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+# Benchmarks (each file in bench/ is one program; see its header for how to run it).
+bench: $(BENCH_BIN)
+
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/libjang.a
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
 test: $(BUILD)/jang-tests $(BUILD)/jang
@@ -94,4 +113,4 @@ format-check:
 clean:
 	rm -rf build build-asan build-fuzz
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BENCH_BIN:=.d)

@@ -491,8 +491,9 @@ void jang_sampler_accept(jang_sampler *s, int32_t token);
 /* ---------------------------------------------------------------------------------------------
  * Tokenizer: byte-level BPE (GPT-2, Llama-3, Qwen2, SmolLM/StarCoder, deepseek-coder ... pre-
  * tokenizer regexes, run with PCRE2) and SentencePiece BPE with byte fallback (Llama-2 style), from
- * a GGUF vocabulary (llama.cpp semantics) or a Hugging Face tokenizer.json (+ tokenizer_config.json).
- * Encoding and decoding only read the tokenizer: one tokenizer may serve several threads.
+ * a GGUF vocabulary (llama.cpp semantics) or a Hugging Face tokenizer.json with its
+ * tokenizer_config.json. Encoding and decoding only read the tokenizer: one tokenizer may serve
+ * several threads.
  */
 typedef struct jang_tokenizer jang_tokenizer;
 
@@ -515,9 +516,11 @@ typedef enum {
 const char *jang_token_type_name(jang_token_type t);
 
 /* Encode flags. */
-#define JANG_ENCODE_ADD_SPECIAL 1u   /* add BOS / EOS (or the tokenizer.json template) per the model */
-#define JANG_ENCODE_PARSE_SPECIAL 2u /* control tokens written in the text become those tokens;
-                                      * without it only user-defined (added) tokens are matched */
+/* add BOS / EOS (or the tokenizer.json template's tokens) per the model's rule */
+#define JANG_ENCODE_ADD_SPECIAL 1u
+/* control tokens written in the text become those tokens; without it only user-defined (added)
+ * tokens are matched and "<|im_start|>" is tokenized as ordinary text */
+#define JANG_ENCODE_PARSE_SPECIAL 2u
 /* Decode flags. */
 #define JANG_DECODE_SPECIAL 1u /* render control / unknown tokens as their text (else nothing) */
 
@@ -525,7 +528,7 @@ const char *jang_token_type_name(jang_token_type t);
 jang_status jang_tokenizer_from_gguf(const jang_gguf *g, jang_tokenizer **out);
 /* From a Hugging Face tokenizer.json (path to the file or to its directory); tokenizer_config.json
  * beside it, when present, gives the special tokens, add_bos_token / add_eos_token and the chat
- * template. Model type BPE (byte-level or with byte fallback); other models are JANG_E_UNSUPPORTED. */
+ * template. Model type BPE (byte-level or with byte fallback); others are JANG_E_UNSUPPORTED. */
 jang_status jang_tokenizer_from_hf(const char *dir_or_tokenizer_json, jang_tokenizer **out);
 void jang_tokenizer_free(jang_tokenizer *t);
 
@@ -550,7 +553,7 @@ jang_status jang_tokenizer_decode(const jang_tokenizer *t, const int32_t *ids, i
 typedef struct jang_detok_stream {
     char pending[8]; /* bytes of an incomplete UTF-8 character */
     int n_pending;
-    bool started;    /* a visible piece was already produced (leading-space rule) */
+    bool started; /* a visible piece was already produced (leading-space rule) */
 } jang_detok_stream;
 
 void jang_detok_stream_init(jang_detok_stream *s);
@@ -709,23 +712,23 @@ typedef struct jang_qtensor {
     /* quantized only */
     int bits, group;
     jang_qsource source;
-    jang_dtype scale_dtype;                       /* F16, BF16 or F32; biases the same */
-    const jang_tensor *weight, *scales, *biases;  /* the stored tensors */
-    const void *codes;       /* uint32 LE, (rows, cols * bits / 32) */
-    const void *scale_data;  /* (rows, cols / group) */
-    const void *bias_data;   /* (rows, cols / group) */
-    bool aligned;            /* codes 4-byte, scales/biases element-size aligned */
+    jang_dtype scale_dtype;                      /* F16, BF16 or F32; biases the same */
+    const jang_tensor *weight, *scales, *biases; /* the stored tensors */
+    const void *codes;                           /* uint32 LE, (rows, cols * bits / 32) */
+    const void *scale_data;                      /* (rows, cols / group) */
+    const void *bias_data;                       /* (rows, cols / group) */
+    bool aligned; /* codes 4-byte, scales/biases element-size aligned */
 } jang_qtensor;
 
 typedef struct jang_qmodel_info {
-    bool is_jang;             /* jang_config.json present */
-    char format_version[16];  /* jang_config format_version ("2.0"); "" for MLX */
-    int default_bits;         /* config.json quantization top level; 0 when absent */
+    bool is_jang;            /* jang_config.json present */
+    char format_version[16]; /* jang_config format_version ("2.0"); "" for MLX */
+    int default_bits;        /* config.json quantization top level; 0 when absent */
     int default_group;
-    int block_size;           /* jang_config quantization.block_size, else default_group */
-    char profile[32];         /* jang_config quantization.profile; "" when absent/null */
+    int block_size;   /* jang_config quantization.block_size, else default_group */
+    char profile[32]; /* jang_config quantization.profile; "" when absent/null */
     char method[64];
-    double target_bits;       /* as stored in jang_config; NAN when absent */
+    double target_bits; /* as stored in jang_config; NAN when absent */
     double actual_bits;
     int64_t n_quantized, n_plain;
     int64_t n_config_entries;   /* per-module entries in config.json quantization */
@@ -734,14 +737,14 @@ typedef struct jang_qmodel_info {
 
 /* Totals over the whole directory (DESIGN §2). */
 typedef struct jang_qmodel_stats {
-    int64_t n_params;         /* logical parameters: quantized out*in + plain elements */
-    int64_t n_quant_params;   /* logical parameters of quantized modules */
-    uint64_t bytes;           /* all stored tensor bytes (codes + scales + biases + plain) */
-    uint64_t quant_bytes;     /* codes + scales + biases */
-    uint64_t code_bytes;      /* packed codes only */
-    double jang_bits;         /* JANG's "actual_bits": sum(bits * blocks) / sum(blocks) over
-                                 quantized modules, blocks = ceil(params / block_size) */
-    double true_bpw;          /* bytes * 8 / n_params */
+    int64_t n_params;           /* logical parameters: quantized out*in + plain elements */
+    int64_t n_quant_params;     /* logical parameters of quantized modules */
+    uint64_t bytes;             /* all stored tensor bytes (codes + scales + biases + plain) */
+    uint64_t quant_bytes;       /* codes + scales + biases */
+    uint64_t code_bytes;        /* packed codes only */
+    double jang_bits;           /* JANG's "actual_bits": sum(bits * blocks) / sum(blocks) over
+                                   quantized modules, blocks = ceil(params / block_size) */
+    double true_bpw;            /* bytes * 8 / n_params */
     int64_t blocks_per_bits[9]; /* blocks at 2..8 bits (index = bits) */
 } jang_qmodel_stats;
 
@@ -760,11 +763,11 @@ const jang_st *jang_qmodel_st(const jang_qmodel *m);
  * when every check passed, JANG_E_FORMAT when one failed (report filled either way), other codes
  * for bad arguments. */
 #define JANG_CHECK_MAP(X)                                                                          \
-    X(FILES, "files", "config.json, jang_config.json and the index parse; shards open")          \
-    X(INDEX, "index", "every weight_map tensor in its shard, every shard listed, names agree")   \
-    X(QUANT, "quant", "every quantized module has (bits, group) without conflict")               \
-    X(SHAPES, "shapes", "weight/scales/biases shapes agree with bits, group and in_features")    \
-    X(FINITE, "finite", "scales, biases and float tensors hold no NaN or Inf")                    \
+    X(FILES, "files", "config.json, jang_config.json and the index parse; shards open")            \
+    X(INDEX, "index", "every weight_map tensor in its shard, every shard listed, names agree")     \
+    X(QUANT, "quant", "every quantized module has (bits, group) without conflict")                 \
+    X(SHAPES, "shapes", "weight/scales/biases shapes agree with bits, group and in_features")      \
+    X(FINITE, "finite", "scales, biases and float tensors hold no NaN or Inf")                     \
     X(MANIFEST, "manifest", "jang manifest, config.json entries and files agree")
 
 typedef enum {
