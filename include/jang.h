@@ -440,6 +440,156 @@ jang_status jang_affine_dequantize(const uint32_t *packed, const uint16_t *scale
 jang_status jang_affine_pack(const uint8_t *q, int64_t n, int bits, uint32_t *packed);
 jang_status jang_affine_unpack(const uint32_t *packed, int64_t n, int bits, uint8_t *q);
 
+/* ---------------------------------------------------------------------------------------------
+ * Allocation (DESIGN §4): for every source tensor, whether it is quantized, kept unquantized or
+ * dropped, and at which bits and group size. Recipes: faithful JANG (jang 2.5.x: its tiers, the
+ * 11 fixed profiles and the JANG_2K..6K budget profiles, exactly as `jang convert -p P [-b B]`
+ * decides, quirks included), mlx-lm's uniform `--q-bits B --q-group-size G` and its mixed_2_6 /
+ * mixed_3_4 / mixed_3_6 / mixed_4_6 recipes. Every allocator fills the same plan (jang_plan), so
+ * our own allocators (a `--target-bpw` budget solver fed per-tensor sensitivities measured
+ * outside) share it. Checked against jang and mlx-lm themselves (tests/test_alloc.c).
+ */
+/* jang's sensitivity tiers (jang_tools.allocate.Tier, same values). */
+#define JANG_TIER_MAP(X)                                                                           \
+    X(COMPRESS, 1, "COMPRESS")                                                                     \
+    X(IMPORTANT, 2, "IMPORTANT")                                                                   \
+    X(CRITICAL, 3, "CRITICAL")
+
+typedef enum {
+#define JANG_X_(e, v, s) JANG_TIER_##e = v,
+    JANG_TIER_MAP(JANG_X_)
+#undef JANG_X_
+} jang_tier;
+
+const char *jang_tier_name(jang_tier t);
+/* jang's classify_tensor: ordered substring rules on the lower-cased name, first match wins, with
+ * its MoE special case (on a MoE model, or one with a shared dense MLP, an MLP outside `experts`
+ * is CRITICAL). n_experts: 0 for dense models. */
+jang_tier jang_tier_of(const char *name, int64_t n_experts, bool has_shared_mlp);
+
+/* What the allocators need to know about the model, as jang (architectures.py, convert.py) and
+ * mlx-lm read it from config.json. */
+typedef struct jang_alloc_model {
+    char model_type[64];      /* config.json "model_type" ("qwen3_moe"); from GGUF the arch name */
+    char arch_type[32];       /* jang's ArchType ("transformer", "moe", "mamba", ...) */
+    int64_t n_layers;         /* num_hidden_layers (mlx-lm's recipes count layers with it) */
+    int64_t n_experts;        /* jang's num_experts: 0 unless jang detects a MoE */
+    bool has_moe;             /* jang's has_moe_layers (group size 128 from 150 experts) */
+    bool has_shared_mlp;      /* jang: "enable_moe_block" and "intermediate_size" > 0 */
+    bool skip_state_d;        /* jang's Mamba rule table is in use: names containing "D" are
+                                 never quantized (mamba, mamba2, jamba, zamba, zamba2) */
+    bool tied_embeddings;     /* jang: "tie_word_embeddings" (absent = false), top level or in
+                                 text_config; a tied model's lm_head tensor is dropped */
+    int64_t qk_nope_head_dim; /* not a multiple of 128: the 150-expert group size stays 64 */
+    bool relu2_act;           /* "mlp_hidden_act" relu2 / squared_relu: with experts and no
+                                 gate_proj, jang's gate-less relu2 floors apply */
+} jang_alloc_model;
+
+/* Reads config.json (file or model directory) the way jang's detect_architecture does. */
+jang_status jang_alloc_model_from_hf_config(const char *path, jang_alloc_model *out);
+/* The same facts from a model description (GGUF sources). */
+void jang_alloc_model_from_desc(const jang_model_desc *d, jang_alloc_model *out);
+
+/* JANG profiles: the 11 fixed ones (bits per tier) and the budget ("K") ones (target average). */
+typedef struct jang_profile {
+    const char *name;                  /* "JANG_4M" */
+    int critical, important, compress; /* fixed profiles; 0 for K profiles */
+    double k_target;                   /* K profiles: average JANG bits to aim at; 0 otherwise */
+    double target_bits;                /* what `jang convert` records as target_bits */
+} jang_profile;
+
+int jang_profile_count(void);
+const jang_profile *jang_profile_at(int i); /* jang's order: fixed, then K; NULL out of range */
+/* `jang convert -p ARG`: a profile name in any case ("jang_4k"), or a number, clamped to 1..8
+ * (1 JANG_1L, 2 JANG_2S, 3..6 JANG_3K..6K, 7 and 8 JANG_6M). JANG_E_ARG for anything else. */
+jang_status jang_profile_parse(const char *arg, const jang_profile **out);
+
+#define JANG_RECIPE_MAP(X)                                                                         \
+    X(JANG, "jang")                                                                                \
+    X(UNIFORM, "uniform")                                                                          \
+    X(MIXED_2_6, "mixed_2_6")                                                                      \
+    X(MIXED_3_4, "mixed_3_4")                                                                      \
+    X(MIXED_3_6, "mixed_3_6")                                                                      \
+    X(MIXED_4_6, "mixed_4_6")
+
+typedef enum {
+#define JANG_X_(e, s) JANG_RECIPE_##e,
+    JANG_RECIPE_MAP(JANG_X_)
+#undef JANG_X_
+        JANG_RECIPE_COUNT
+} jang_recipe;
+
+const char *jang_recipe_name(jang_recipe r);
+bool jang_recipe_parse(const char *s, jang_recipe *out); /* "mixed_2_6", ... */
+
+#define JANG_ALLOC_ACTION_MAP(X)                                                                   \
+    X(QUANT, "quant")                                                                              \
+    X(KEEP, "keep")                                                                                \
+    X(DROP, "drop")
+
+typedef enum {
+#define JANG_X_(e, s) JANG_ALLOC_##e,
+    JANG_ALLOC_ACTION_MAP(JANG_X_)
+#undef JANG_X_
+} jang_alloc_action;
+
+const char *jang_alloc_action_name(jang_alloc_action a);
+
+/* One source tensor, under its Hugging Face name (GGUF names mapped by jang_gguf_map_name). */
+typedef struct jang_alloc_tensor {
+    const char *name;
+    jang_dtype dtype; /* source dtype (F32 for dequantized GGUF tensors) */
+    int32_t n_dims;
+    int64_t shape[JANG_MAX_DIMS]; /* PyTorch order */
+    int32_t shard;      /* rank of its file among the source files sorted by name (0 for a single
+                           file or a GGUF): jang visits tensors by (file, name), and its budget
+                           allocator depends on that order */
+    double sensitivity; /* optional, >= 0 (0 = unknown): importance measured outside, for
+                           allocators that take it; the jang and mlx-lm recipes ignore it */
+} jang_alloc_tensor;
+
+/* The decision for one tensor. */
+typedef struct jang_alloc_entry {
+    jang_alloc_action action;
+    int bits, group;       /* QUANT only (0 otherwise) */
+    jang_tier tier;        /* jang's tier of the name (for every recipe, for reports) */
+    jang_dtype keep_dtype; /* KEEP: stored dtype (jang: F16, or F32 for an F32 routing bias;
+                              mlx-lm: the source dtype) */
+    int64_t n_blocks;      /* JANG: ceil(elements / block_size) when jang allocated bits to it
+                              (routers included), else 0 */
+} jang_alloc_entry;
+
+typedef struct jang_alloc_opts {
+    jang_recipe recipe;          /* default JANG */
+    const jang_profile *profile; /* JANG: default JANG_2S (`jang convert`'s -p 2) */
+    int block_size;              /* JANG `-b`: 0 = jang's auto (64; 128 for MoE >= 150 experts) */
+    bool mlp_asymmetry;          /* JANG: false = --no-mlp-asymmetry-floor; default true */
+    int bits;                    /* UNIFORM --q-bits: default 4 */
+    int group;                   /* UNIFORM and MIXED_* --q-group-size: 0 = mlx-lm's 64 */
+} jang_alloc_opts;
+
+void jang_alloc_opts_init(jang_alloc_opts *o);
+
+typedef struct jang_plan {
+    int64_t n;
+    jang_alloc_entry *entries; /* one per input tensor, in the input order */
+    jang_recipe recipe;
+    char label[64];     /* "JANG_4K", "mixed_2_6", "uniform 4-bit g64" */
+    int block_size;     /* JANG: the global block size jang settled on; else the group size */
+    double target_bits; /* JANG: jang's target_bits; else 0 */
+    double jang_bits;   /* JANG's "actual_bits": sum(bits * n_blocks) / sum(n_blocks) over the
+                           tensors jang allocated bits to (mlx-lm recipes: over the quantized
+                           tensors, blocks of their group size) */
+} jang_plan;
+
+/* Decides every tensor. JANG_E_ARG for bad options or tensors (no name, n_dims out of range);
+ * JANG_E_UNSUPPORTED where the reference itself refuses (a mixed recipe on a model without
+ * down_proj, as mlx-lm does). */
+jang_status jang_plan_make(const jang_alloc_tensor *tensors, int64_t n, const jang_alloc_model *m,
+                           const jang_alloc_opts *opts, jang_plan **out);
+/* An empty plan of n entries (KEEP, tier COMPRESS) for other allocators to fill. */
+jang_plan *jang_plan_new(int64_t n);
+void jang_plan_free(jang_plan *p);
 
 /* ---------------------------------------------------------------------------------------------
  * Runtime: a decoder-only model (Llama, Mistral, Qwen2, Qwen3) loaded from a GGUF file, a Hugging
