@@ -6,6 +6,8 @@
 #include "jang.h"
 
 int cmd_inspect(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_validate(int argc, char **argv);
 
 /* Prints "jang <cmd>: <status message>: <detail>" to stderr and returns 1. */
 int cli_error(const char *cmd, jang_status s);

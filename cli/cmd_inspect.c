@@ -3,7 +3,9 @@
  * PATH: a GGUF file, a safetensors file, or a model directory (config.json + safetensors, single
  * or sharded). Prints the architecture (jang_model_desc), a tokenizer summary, a per-tensor table
  * (name, type, shape, bytes; for GGUF also the HF name) and totals (parameters, bytes, bits per
- * weight, per-type counts). Tested by tests/test_cli.c.
+ * weight, per-type counts). A JANG v2 / MLX quantized directory is listed by module (bits, group,
+ * tier, logical shape, bytes) with JANG bits and true bits per weight (DESIGN §2).
+ * Tested by tests/test_cli.c and tests/test_jang_dir.c.
  */
 #include "cli.h"
 
@@ -228,6 +230,77 @@ static void print_hf_tokenizer(const char *dir) {
     json_decref(tc);
 }
 
+static bool has_scales(const jang_st *st) {
+    for (int64_t i = 0; i < jang_st_count(st); i++) {
+        const char *n = jang_st_get(st, i)->name;
+        size_t len = strlen(n);
+        if (len > 7 && !strcmp(n + len - 7, ".scales")) return true;
+    }
+    return false;
+}
+
+/* ---- JANG v2 / MLX quantized directories ------------------------------------------------ */
+
+static void print_quantized(const jang_qmodel *m, const inspect_opts *o) {
+    const jang_qmodel_info *in = jang_qmodel_get_info(m);
+    if (in->is_jang)
+        printf("format:        JANG v%s (jang_config.json%s%s%s%s)\n",
+               in->format_version[0] ? in->format_version : "?", in->profile[0] ? ", profile " : "",
+               in->profile, in->method[0] ? ", method " : "", in->method);
+    else
+        printf("format:        MLX quantized (config.json quantization, no jang_config.json)\n");
+    printf("quantization:  %lld quantized modules, %lld plain tensors; default %d bits, group %d; "
+           "%lld config.json entries, %lld manifest entries\n",
+           (long long)in->n_quantized, (long long)in->n_plain, in->default_bits, in->default_group,
+           (long long)in->n_config_entries, (long long)in->n_manifest_entries);
+    if (o->tensors)
+        printf("\n%-56s %-6s %4s %5s %-4s %-20s %12s\n", "tensor (module)", "type", "bits", "group",
+               "tier", "shape (logical)", "bytes");
+    tallies ts = {0};
+    for (int64_t i = 0; i < jang_qmodel_count(m); i++) {
+        const jang_qtensor *e = jang_qmodel_get(m, i);
+        char type[16];
+        if (e->quantized)
+            snprintf(type, sizeof type, "q%d", e->bits);
+        else
+            snprintf(type, sizeof type, "%s", jang_dtype_name(e->tensor->dtype));
+        tally_add(&ts, type, e->n_params, e->n_bytes);
+        if (!o->tensors) continue;
+        char shp[128], bits[8] = "-", group[8] = "-";
+        shape_str(shp, sizeof shp, e->shape, e->n_dims);
+        if (e->quantized) {
+            snprintf(bits, sizeof bits, "%d", e->bits);
+            snprintf(group, sizeof group, "%d", e->group);
+        }
+        /* tier: the allocator's class; "-" until it is recorded in the directory */
+        printf("%-56s %-6s %4s %5s %-4s %-20s %12zu\n", e->name, type, bits, group, "-", shp,
+               e->n_bytes);
+    }
+    printf("\n");
+    print_totals(&ts);
+    printf("               (quantized parameters counted unpacked: out x in per module)\n");
+    jang_qmodel_stats st;
+    jang_qmodel_get_stats(m, &st);
+    printf("JANG bits:     %.3f (block-weighted mean code width over quantized modules, "
+           "blocks of %d",
+           st.jang_bits, in->block_size);
+    if (in->is_jang && in->actual_bits == in->actual_bits)
+        printf("; jang_config.json actual_bits %.2f", in->actual_bits);
+    printf(")\n");
+    printf("true bpw:      %.3f (all %llu tensor bytes x 8 / %lld parameters; quantized modules "
+           "alone %.3f)\n",
+           st.true_bpw, (unsigned long long)st.bytes, (long long)st.n_params,
+           st.n_quant_params ? (double)st.quant_bytes * 8.0 / (double)st.n_quant_params : 0.0);
+    int64_t blocks = 0;
+    for (int b = 0; b <= 8; b++)
+        blocks += st.blocks_per_bits[b];
+    printf("bit widths:   ");
+    for (int b = 0; b <= 8; b++)
+        if (st.blocks_per_bits[b])
+            printf(" %d-bit %.1f%%", b, 100.0 * (double)st.blocks_per_bits[b] / (double)blocks);
+    printf(" of blocks\n");
+}
+
 static int inspect_safetensors(const char *path, const inspect_opts *o) {
     jang_st *st = NULL;
     jang_status s = jang_st_open(path, &st);
@@ -249,6 +322,15 @@ static int inspect_safetensors(const char *path, const inspect_opts *o) {
         else
             printf("architecture:  not understood: %s\n", jang_last_error());
         print_hf_tokenizer(path);
+        jang_qmodel *qm = NULL;
+        if (jang_qmodel_open(path, &qm) == JANG_OK && jang_qmodel_get_info(qm)->n_quantized > 0) {
+            print_quantized(qm, o);
+            jang_qmodel_close(qm);
+            jang_st_close(st);
+            return 0;
+        }
+        if (!qm && has_scales(st)) printf("quantization:  not understood: %s\n", jang_last_error());
+        jang_qmodel_close(qm);
     }
     tallies ts = {0};
     if (o->tensors) printf("\n%-56s %-5s %-20s %12s\n", "tensor", "type", "shape", "bytes");

@@ -11,6 +11,9 @@ static const struct {
 } commands[] = {
     {"inspect", cmd_inspect,
      "summarise a safetensors file/dir or GGUF file: architecture, tensors, totals"},
+    {"run", cmd_run, "generate text from a prompt (GGUF file or model directory)"},
+    {"validate", cmd_validate,
+     "check a JANG v2 / MLX quantized directory: index, bits/group, shapes, scales, manifest"},
 };
 
 int cli_error(const char *cmd, jang_status s) {

@@ -95,3 +95,31 @@ TEST(cli_inspect_truncated_gguf) {
     CHECK_EQ_INT(r.status, 1);
     CHECK_HAS(r.err, "trunc.gguf");
 }
+
+TEST(cli_run_bad_arguments) {
+    static run_result r;
+    REQUIRE(run_jang("run", &r));
+    CHECK_EQ_INT(r.status, 2);
+    CHECK_HAS(r.err, "-m MODEL");
+    REQUIRE(run_jang("run -m x.gguf", &r));
+    CHECK_EQ_INT(r.status, 2);
+    CHECK_HAS(r.err, "-p PROMPT");
+    REQUIRE(run_jang("run -m x.gguf -p hi --temp abc", &r));
+    CHECK_EQ_INT(r.status, 2);
+    CHECK_HAS(r.err, "--temp expects a number");
+    REQUIRE(run_jang("run -m x.gguf -p hi -n", &r));
+    CHECK_EQ_INT(r.status, 2);
+    CHECK_HAS(r.err, "-n needs a value");
+    REQUIRE(run_jang("run -m /nonexistent/m.gguf -p hi", &r));
+    CHECK_EQ_INT(r.status, 1);
+    CHECK_HAS(r.err, "/nonexistent/m.gguf");
+    REQUIRE(run_jang("run -m x -p hi --frob", &r));
+    CHECK_EQ_INT(r.status, 2);
+    CHECK_HAS(r.err, "unknown option '--frob'");
+    /* a model directory without a tokenizer */
+    char args[700];
+    snprintf(args, sizeof args, "run -m %s/llama -p hi", test_data_path("tiny"));
+    REQUIRE(run_jang(args, &r));
+    CHECK_EQ_INT(r.status, 1);
+    CHECK_HAS(r.err, "tokenizer");
+}

@@ -22,8 +22,9 @@ typedef struct jang_layer {
 
 struct jang_model {
     jang_model_desc d;
-    jang_gguf *gguf; /* one of the two sources is open */
-    jang_st *st;
+    jang_gguf *gguf; /* exactly one of the three sources is open */
+    jang_st *st;      /* HF safetensors directory */
+    jang_qmodel *qm;  /* JANG / MLX quantized directory */
     void **owned; /* buffers to free at close */
     int64_t n_owned, cap_owned;
 

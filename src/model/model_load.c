@@ -9,6 +9,7 @@
 #include "model_internal.h"
 #include "util.h"
 
+#include <jansson.h>
 #include <math.h>
 #include <string.h>
 
@@ -33,6 +34,10 @@ static void *model_alloc(jang_model *m, size_t bytes, const char *what) {
     void *p = jang_malloc(bytes, what);
     if (p && !jang_model_own(m, p)) return NULL;
     return p;
+}
+
+static const jang_st *model_st(const jang_model *m) {
+    return m->st ? m->st : jang_qmodel_st(m->qm);
 }
 
 static const char *model_file(const jang_model *m) {
@@ -94,7 +99,7 @@ static jang_status load_f32(jang_model *m, const char *name, int n_dims, const i
         }
         return JANG_OK;
     }
-    const jang_tensor *t = jang_st_find(m->st, name);
+    const jang_tensor *t = jang_st_find(model_st(m), name);
     if (!t) return JANG_OK;
     *found = true;
     bool ok = t->n_dims == n_dims;
@@ -132,8 +137,41 @@ static jang_status load_weight(jang_model *m, const char *name, int64_t rows, in
     w->rows = rows;
     w->cols = cols;
     bool found = false;
-    if (m->st) {
-        const jang_tensor *t = jang_st_find(m->st, name);
+    if (m->qm) { /* a quantized module is looked up by its path without ".weight" */
+        size_t nl = strlen(name);
+        char mod[256];
+        if (nl > 7 && nl - 7 < sizeof mod && !strcmp(name + nl - 7, ".weight")) {
+            memcpy(mod, name, nl - 7);
+            mod[nl - 7] = '\0';
+            const jang_qtensor *q = jang_qmodel_find(m->qm, mod);
+            if (q && q->quantized) {
+                if (q->rows != rows || q->cols != cols)
+                    return jang_fail(JANG_E_FORMAT,
+                                     "%s: module '%s' is (%lld, %lld), expected (%lld, %lld)",
+                                     q->weight->file, mod, (long long)q->rows, (long long)q->cols,
+                                     (long long)rows, (long long)cols);
+                if (q->scale_dtype != JANG_DT_F16 && q->scale_dtype != JANG_DT_BF16)
+                    return jang_fail(JANG_E_UNSUPPORTED, "%s: module '%s' has %s scales",
+                                     q->weight->file, mod, jang_dtype_name(q->scale_dtype));
+                if (!q->aligned)
+                    return jang_fail(JANG_E_UNSUPPORTED,
+                                     "%s: module '%s' is not aligned in its file (rewrite it "
+                                     "with jang or mlx)",
+                                     q->weight->file, mod);
+                w->kind = JANG_WK_AFFINE;
+                w->data = q->codes;
+                w->scales = q->scale_data;
+                w->biases = q->bias_data;
+                w->sdtype = q->scale_dtype;
+                w->bits = q->bits;
+                w->group = q->group;
+                if (found_out) *found_out = true;
+                return JANG_OK;
+            }
+        }
+    }
+    if (!m->gguf) {
+        const jang_tensor *t = jang_st_find(model_st(m), name);
         if (t && (t->dtype == JANG_DT_F16 || t->dtype == JANG_DT_BF16 || t->dtype == JANG_DT_F32)) {
             if (t->n_dims != 2 || t->shape[0] != rows || t->shape[1] != cols)
                 return jang_fail(
@@ -180,6 +218,22 @@ static jang_status load_vec(jang_model *m, const char *name, int64_t n, bool req
 }
 
 /* ---- open / close ------------------------------------------------------------------------- */
+
+/* Whether a model directory's config.json carries an MLX/JANG "quantization" block. */
+static bool dir_is_quantized(const char *dir) {
+    char *cfg = jang_path_join(dir, "config.json");
+    char *text = NULL;
+    bool q = false;
+    if (cfg && jang_read_file(cfg, 64u << 20, &text, NULL) == JANG_OK) {
+        json_t *j = json_loads(text, 0, NULL);
+        q = json_is_object(json_object_get(j, "quantization"));
+        json_decref(j);
+    }
+    free(text);
+    free(cfg);
+    jang_clear_error();
+    return q;
+}
 
 void jang_model_opts_init(jang_model_opts *o) {
     o->n_threads = 0;
@@ -271,7 +325,11 @@ jang_status jang_model_open(const char *path, const jang_model_opts *opts, jang_
         if ((s = jang_desc_from_gguf(m->gguf, &m->d))) goto fail;
     } else {
         if ((s = jang_desc_from_hf_config(path, &m->d))) goto fail;
-        if ((s = jang_st_open(path, &m->st))) goto fail;
+        if (dir_is_quantized(path)) {
+            if ((s = jang_qmodel_open(path, &m->qm))) goto fail;
+        } else if ((s = jang_st_open(path, &m->st))) {
+            goto fail;
+        }
     }
     if ((s = check_supported(path, &m->d))) goto fail;
     const jang_model_desc *d = &m->d;
@@ -301,6 +359,7 @@ void jang_model_close(jang_model *m) {
     jang_pool_free(m->pool);
     jang_gguf_close(m->gguf);
     jang_st_close(m->st);
+    jang_qmodel_close(m->qm);
     free(m);
 }
 

@@ -1,0 +1,163 @@
+/* cmd_validate.c — `jang validate DIR`: is a JANG v2 / MLX quantized directory sound?
+ *
+ * Runs jang_dir_validate (files, index, quant, shapes, finite, manifest: see JANG_CHECK_MAP) and
+ * one check of its own, "arch": the in_features of every attention/MLP/embedding module must be
+ * what config.json's architecture says (jang_desc_from_hf_config). Stored shapes alone cannot
+ * catch a config claiming (4 bits, g128) for a module written with (8 bits, g64): both give the
+ * same shapes, but a different in_features. Prints one line per check with its first failures;
+ * exit 0 when valid, 1 when not, 2 on bad usage. Tested by tests/test_jang_dir.c.
+ */
+#include "cli.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static bool name_has(const char *name, const char *part) { return strstr(name, part) != NULL; }
+
+static const char *last_component(const char *name) {
+    const char *dot = strrchr(name, '.');
+    return dot ? dot + 1 : name;
+}
+
+/* in_features the architecture gives a module, or 0 when the name is not one we know. */
+static int64_t expected_in(const jang_model_desc *d, const char *name) {
+    const char *leaf = last_component(name);
+    if (!strcmp(leaf, "q_proj") || !strcmp(leaf, "k_proj") || !strcmp(leaf, "v_proj") ||
+        !strcmp(leaf, "gate_proj") || !strcmp(leaf, "up_proj") || !strcmp(leaf, "embed_tokens") ||
+        !strcmp(leaf, "lm_head") || (!strcmp(leaf, "gate") && name_has(name, ".mlp.")))
+        return d->dim;
+    if (!strcmp(leaf, "o_proj")) return d->n_heads * d->head_dim;
+    if (!strcmp(leaf, "down_proj")) {
+        if (name_has(name, "shared_expert")) return d->shared_expert_ffn_dim;
+        if (name_has(name, "experts") || name_has(name, "switch_mlp")) return d->moe_ffn_dim;
+        return d->ffn_dim;
+    }
+    return 0;
+}
+
+typedef struct {
+    int64_t checked, failed;
+    int n_msgs;
+    char msgs[JANG_CHECK_MAX_MSGS][512];
+    char note[256];
+} arch_result;
+
+static void arch_fail(arch_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void arch_fail(arch_result *r, const char *fmt, ...) {
+    r->failed++;
+    if (r->n_msgs >= JANG_CHECK_MAX_MSGS) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->msgs[r->n_msgs++], sizeof r->msgs[0], fmt, ap);
+    va_end(ap);
+}
+
+static void check_arch(const char *dir, arch_result *r) {
+    jang_model_desc d;
+    if (jang_desc_from_hf_config(dir, &d) != JANG_OK) {
+        snprintf(r->note, sizeof r->note, "skipped: config.json architecture not understood: %s",
+                 jang_last_error());
+        return;
+    }
+    jang_qmodel *m = NULL;
+    if (jang_qmodel_open(dir, &m) != JANG_OK) {
+        snprintf(r->note, sizeof r->note, "skipped: the directory does not open (see above)");
+        return;
+    }
+    for (int64_t i = 0; i < jang_qmodel_count(m); i++) {
+        const jang_qtensor *e = jang_qmodel_get(m, i);
+        if (!e->quantized) continue;
+        int64_t want = expected_in(&d, e->name);
+        if (want <= 0) continue;
+        r->checked++;
+        if (e->cols != want)
+            arch_fail(r,
+                      "module '%s': %d bits, group %d give in_features %lld but config.json's %s "
+                      "architecture needs %lld: bits and group size are wrong together",
+                      e->name, e->bits, e->group, (long long)e->cols, jang_arch_name(d.arch),
+                      (long long)want);
+    }
+    if (r->checked == 0) snprintf(r->note, sizeof r->note, "no module with a known in_features");
+    jang_qmodel_close(m);
+}
+
+static void print_line(const char *name, bool ran, int64_t checked, int64_t failed,
+                       const char *note, const char *desc) {
+    const char *verdict = failed ? "FAIL" : ran || checked ? "ok" : "-";
+    printf("  %-9s %-5s", name, verdict);
+    if (failed)
+        printf(" %lld of %lld failed", (long long)failed, (long long)checked);
+    else if (checked)
+        printf(" %lld checked", (long long)checked);
+    if (note && note[0]) printf(" (%s)", note);
+    printf("  [%s]\n", desc);
+}
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: jang validate DIR\n"
+               "  DIR  a JANG v2 or MLX quantized model directory\n"
+               "Checks files, index, bits/group resolution, shapes, finite scales/biases, the\n"
+               "jang manifest and in_features against config.json; exit 0 when all pass.\n");
+}
+
+int cmd_validate(int argc, char **argv) {
+    const char *dir = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            usage(stdout);
+            return 0;
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            fprintf(stderr, "jang validate: unknown option '%s'\n", argv[i]);
+            usage(stderr);
+            return 2;
+        } else if (dir) {
+            fprintf(stderr, "jang validate: more than one DIR ('%s' and '%s')\n", dir, argv[i]);
+            return 2;
+        } else {
+            dir = argv[i];
+        }
+    }
+    if (!dir) {
+        usage(stderr);
+        return 2;
+    }
+    jang_validate_report *rep = malloc(sizeof *rep);
+    if (!rep) return cli_error("validate", JANG_E_NOMEM);
+    jang_status s = jang_dir_validate(dir, rep);
+    if (s != JANG_OK && s != JANG_E_FORMAT) {
+        free(rep);
+        return cli_error("validate", s);
+    }
+    printf("validate %s\n", dir);
+    int64_t total_failed = 0;
+    for (int c = 0; c < JANG_CHECK_COUNT; c++) {
+        const jang_check_result *r = &rep->checks[c];
+        print_line(jang_check_name((jang_check_id)c), r->ran, r->n_checked, r->n_failed, r->note,
+                   jang_check_desc((jang_check_id)c));
+        for (int k = 0; k < r->n_msgs; k++)
+            printf("      - %s\n", r->msgs[k]);
+        if (r->n_failed > r->n_msgs)
+            printf("      ... and %lld more\n", (long long)(r->n_failed - r->n_msgs));
+        total_failed += r->n_failed;
+    }
+    static arch_result ar;
+    memset(&ar, 0, sizeof ar);
+    check_arch(dir, &ar);
+    print_line("arch", ar.checked > 0, ar.checked, ar.failed, ar.note,
+               "in_features of attention/MLP/embedding modules match config.json");
+    for (int k = 0; k < ar.n_msgs; k++)
+        printf("      - %s\n", ar.msgs[k]);
+    total_failed += ar.failed;
+    free(rep);
+    if (total_failed) {
+        printf("result: INVALID (%lld failure%s)\n", (long long)total_failed,
+               total_failed == 1 ? "" : "s");
+        fprintf(stderr, "jang validate: %s: %lld failure%s (listed above)\n", dir,
+                (long long)total_failed, total_failed == 1 ? "" : "s");
+        return 1;
+    }
+    printf("result: valid\n");
+    return 0;
+}
