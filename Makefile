@@ -114,3 +114,6 @@ clean:
 	rm -rf build build-asan build-fuzz
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BENCH_BIN:=.d)
+
+$(BUILD)/tools/greedy-ids: $(BUILD)/tools/greedy_ids.o $(BUILD)/libjang.a
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
