@@ -38,8 +38,8 @@ static void dequant_f32(const uint32_t *packed, const uint16_t *sc, const uint16
     for (int64_t r = 0; r < rows; r++)
         for (int64_t c = 0; c < cols; c++) {
             int64_t g = r * (cols / group) + c / group;
-            out[r * cols + c] = jang_f16_to_f32(sc[g]) * (float)q[r * cols + c] +
-                                jang_f16_to_f32(bi[g]);
+            out[r * cols + c] =
+                jang_f16_to_f32(sc[g]) * (float)q[r * cols + c] + jang_f16_to_f32(bi[g]);
         }
     free(q);
 }
