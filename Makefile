@@ -22,6 +22,11 @@ INCLUDES  = -Iinclude -Isrc/util -Isrc/kernels
 CFLAGS   ?= $(OPT) -g
 ALL_CFLAGS = $(CSTD) $(WARN) $(INCLUDES) $(CFLAGS) $(EXTRA_CFLAGS)
 LDLIBS    = -ljansson -lpcre2-8 -lutf8proc -lm -lpthread
+# ISA kernel files get their own flags (src/kernels/kernels_<isa>.c; dispatch is at run time)
+AVX2_FLAGS   = -mavx2 -mfma -mf16c
+AVX512_FLAGS = -mavx512f -mavx512bw -mavx512vl -mfma -mf16c
+%_avx2.o: ISA_FLAGS = $(AVX2_FLAGS)
+%_avx512.o: ISA_FLAGS = $(AVX512_FLAGS)
 
 LIB_SRC   = $(sort $(wildcard src/*/*.c))
 CLI_SRC   = $(sort $(wildcard cli/*.c))
@@ -39,7 +44,7 @@ all: $(BUILD)/jang $(BUILD)/jang-tests
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(ALL_CFLAGS) $(ISA_FLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/libjang.a: $(LIB_OBJ)
 	@rm -f $@
@@ -66,6 +71,10 @@ $(BUILD)/tools/quantize-gguf-demo: $(BUILD)/tools/quantize_gguf_demo.o $(BUILD)/
 $(BUILD)/tools/qdir-dequant-dump: $(BUILD)/tools/qdir_dequant_dump.o $(BUILD)/libjang.a
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
+# tokenizer.json export of a GGUF and our ids, for tools/check_tokenizer_export.py.
+$(BUILD)/tools/tokenizer-export: $(BUILD)/tools/tokenizer_export.o $(BUILD)/libjang.a
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
 # Benchmarks (each file in bench/ is one program; see its header for how to run it).
 bench: $(BENCH_BIN)
 
@@ -85,10 +94,17 @@ FUZZ_SECONDS ?= 60
 FUZZ_BUILD    = build-fuzz
 FUZZ_FLAGS    = -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -O1 -g
 FUZZ_BINS     = $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
+FUZZ_ISA_SRC  = $(filter %_avx2.c %_avx512.c,$(LIB_SRC))
+FUZZ_ISA_OBJ  = $(FUZZ_ISA_SRC:%.c=$(FUZZ_BUILD)/%.o)
 
-$(FUZZ_BUILD)/%: tests/fuzz/%.c $(LIB_SRC)
+$(FUZZ_BUILD)/src/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CSTD) $(INCLUDES) $(FUZZ_FLAGS) $(ISA_FLAGS) -c $< -o $@
+
+$(FUZZ_BUILD)/%: tests/fuzz/%.c $(LIB_SRC) $(FUZZ_ISA_OBJ)
 	@mkdir -p $(FUZZ_BUILD)
-	$(FUZZ_CC) $(CSTD) $(INCLUDES) $(FUZZ_FLAGS) -o $@ $< $(LIB_SRC) $(LDLIBS)
+	$(FUZZ_CC) $(CSTD) $(INCLUDES) $(FUZZ_FLAGS) -o $@ $< $(filter-out $(FUZZ_ISA_SRC),$(LIB_SRC)) \
+	  $(FUZZ_ISA_OBJ) $(LDLIBS)
 
 fuzz: $(FUZZ_BINS)
 	@for f in $(FUZZ_BINS); do \
@@ -116,4 +132,8 @@ clean:
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BENCH_BIN:=.d)
 
 $(BUILD)/tools/greedy-ids: $(BUILD)/tools/greedy_ids.o $(BUILD)/libjang.a
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+# How close a top-k (+ tail samples) reference gets to the exact KLD (docs/QUALITY.md).
+$(BUILD)/tools/kld-topk: $(BUILD)/tools/kld_topk.o $(BUILD)/libjang.a
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)

@@ -5,11 +5,25 @@
 
 #include "jang.h"
 
+int cmd_convert(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_validate(int argc, char **argv);
 
+int cmd_ppl(int argc, char **argv);
+int cmd_mmlu(int argc, char **argv);
+int cmd_hellaswag(int argc, char **argv);
+
 /* Prints "jang <cmd>: <status message>: <detail>" to stderr and returns 1. */
 int cli_error(const char *cmd, jang_status s);
+
+/* eval_util.c: a number argument in [lo, hi] (prints why and returns false otherwise); the
+ * tokenizer of a model path (the GGUF's vocabulary, or tokenizer.json in the directory); the
+ * default evaluation data folder ../shared/data/<sub> (from the working directory, else beside
+ * the binary), NULL when absent (buf then names the first place looked at). */
+bool cli_parse_num(const char *cmd, const char *opt, const char *s, double lo, double hi,
+                   double *out);
+jang_status cli_open_tokenizer(const char *path, jang_gguf **g, jang_tokenizer **tok);
+const char *cli_default_data(const char *sub, char *buf, size_t cap);
 
 #endif

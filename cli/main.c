@@ -9,9 +9,15 @@ static const struct {
     int (*fn)(int, char **);
     const char *help;
 } commands[] = {
+    {"convert", cmd_convert,
+     "convert a HF safetensors directory or a GGUF file to a JANG v2 directory"},
     {"inspect", cmd_inspect,
      "summarise a safetensors file/dir or GGUF file: architecture, tensors, totals"},
     {"run", cmd_run, "generate text from a prompt (GGUF file or model directory)"},
+    {"ppl", cmd_ppl,
+     "perplexity over chunks (llama-perplexity style); --save-ref / --ref for KL divergence"},
+    {"mmlu", cmd_mmlu, "MMLU accuracy: JANG's 200-question protocol or full 5-shot"},
+    {"hellaswag", cmd_hellaswag, "accuracy on the 2-way HellaSwag pairs by log-likelihood"},
     {"validate", cmd_validate,
      "check a JANG v2 / MLX quantized directory: index, bits/group, shapes, scales, manifest"},
 };

@@ -32,7 +32,8 @@ extern "C" {
     X(JANG_E_NOMEM, "out of memory")                                                               \
     X(JANG_E_ARG, "invalid argument")                                                              \
     X(JANG_E_NOTFOUND, "not found")                                                                \
-    X(JANG_E_EXISTS, "already exists")
+    X(JANG_E_EXISTS, "already exists")                                                             \
+    X(JANG_E_CANCELED, "interrupted")
 
 typedef enum {
 #define JANG_X_(name, msg) name,
@@ -156,18 +157,18 @@ typedef struct jang_gguf_value jang_gguf_value;
 struct jang_gguf_value {
     jang_gguf_vtype type;
     union {
-        uint64_t u64;  /* UINT8..UINT64 */
-        int64_t i64;   /* INT8..INT64 */
-        double f64;    /* FLOAT32, FLOAT64 */
-        bool b;        /* BOOL */
-        struct {       /* STRING: not NUL-terminated, may contain any bytes */
+        uint64_t u64; /* UINT8..UINT64 */
+        int64_t i64;  /* INT8..INT64 */
+        double f64;   /* FLOAT32, FLOAT64 */
+        bool b;       /* BOOL */
+        struct {      /* STRING: not NUL-terminated, may contain any bytes */
             const char *ptr;
             uint64_t len;
         } str;
         struct {                  /* ARRAY */
             jang_gguf_vtype type; /* element type */
             uint64_t n;
-            const void *raw;               /* numeric/bool elements: packed little-endian in the map */
+            const void *raw; /* numeric/bool elements: packed little-endian in the map */
             const jang_gguf_value *items; /* STRING and ARRAY elements: n parsed values */
         } arr;
     } v;
@@ -311,8 +312,8 @@ typedef struct jang_model_desc {
     char arch_name[64]; /* as the source names it: "LlamaForCausalLM" or GGUF "llama" */
     char model_name[128];
     int64_t n_layers;
-    int64_t dim;        /* hidden size */
-    int64_t ffn_dim;    /* intermediate size of the dense MLP */
+    int64_t dim;     /* hidden size */
+    int64_t ffn_dim; /* intermediate size of the dense MLP */
     int64_t n_heads;
     int64_t n_kv_heads;
     int64_t head_dim;
@@ -324,8 +325,8 @@ typedef struct jang_model_desc {
     bool qk_norm;   /* RMSNorm on q and k per head (Qwen3) */
     /* RoPE */
     double rope_theta;
-    int64_t rope_dim;  /* rotated dimensions per head (== head_dim unless partial) */
-    bool rope_neox;    /* pairs (i, i + d/2) as in HF; false = interleaved (i, i+1) as in GGUF llama */
+    int64_t rope_dim; /* rotated dimensions per head (== head_dim unless partial) */
+    bool rope_neox; /* pairs (i, i + d/2) as in HF; false = interleaved (i, i+1) as in GGUF llama */
     jang_rope_scaling rope_scaling;
     double rope_factor;
     int64_t rope_orig_ctx;
@@ -351,6 +352,12 @@ typedef struct jang_model_desc {
 /* Reads config.json (path to the file or to the model directory). */
 jang_status jang_desc_from_hf_config(const char *path, jang_model_desc *out);
 jang_status jang_desc_from_gguf(const jang_gguf *g, jang_model_desc *out);
+/* The Hugging Face config.json of a description (what transformers / mlx-lm read: architectures,
+ * model_type, sizes, rope_theta, rope_scaling, tie_word_embeddings, attention_bias ...), for the
+ * dense llama / mistral / qwen2 / qwen3 models; torch_dtype NULL = "float16". Returns malloc'ed
+ * JSON text. JANG_E_UNSUPPORTED for other architectures, or what config.json cannot express
+ * (Llama-3 RoPE scaling known only from a GGUF's rope_freqs tensor). Used for GGUF sources. */
+jang_status jang_desc_to_hf_config(const jang_model_desc *d, const char *torch_dtype, char **out);
 
 /* What a converter must do to a GGUF tensor's values to get the HF/MLX tensor back. */
 #define JANG_GGUF_FIX_MAP(X)                                                                       \
@@ -510,7 +517,8 @@ jang_status jang_profile_parse(const char *arg, const jang_profile **out);
     X(MIXED_2_6, "mixed_2_6")                                                                      \
     X(MIXED_3_4, "mixed_3_4")                                                                      \
     X(MIXED_3_6, "mixed_3_6")                                                                      \
-    X(MIXED_4_6, "mixed_4_6")
+    X(MIXED_4_6, "mixed_4_6")                                                                      \
+    X(TARGET_BPW, "target-bpw")
 
 typedef enum {
 #define JANG_X_(e, s) JANG_RECIPE_##e,
@@ -591,6 +599,163 @@ jang_status jang_plan_make(const jang_alloc_tensor *tensors, int64_t n, const ja
 jang_plan *jang_plan_new(int64_t n);
 void jang_plan_free(jang_plan *p);
 
+/* Our allocator (DESIGN §4.3): a true-size budget, `jang convert --target-bpw X`. It chooses
+ * (bits, group) per quantized tensor so that the TRUE bits per weight of the whole file -- codes
+ * + scales + biases (one of each per group, 2 bytes each) + the passthrough tensors at their
+ * stored size, over every parameter written -- is at most X and at least 0.99 X. Which tensors
+ * are quantized, kept or dropped comes from a base plan (jang's decisions: jang_plan_make with
+ * the JANG recipe); every tensor it quantizes becomes a variable with one option per
+ * (bits, group) of the quantizer whose group divides its in_features.
+ * Sensitivity, calibration-free: err[i][k] = relative squared error ||W - Q_k(W)||^2 / ||W||^2 of
+ * tensor i quantized with option k (measured on evenly spaced sample rows by
+ * jang_budget_measure), times a weight: the tensor's jang_alloc_tensor.sensitivity when > 0
+ * (measured outside, e.g. by calibration), else a prior from its role (lm_head and a tied
+ * embedding, attention, the first and last two layers count more; see budget.c). The solver
+ * minimises the sum of weighted errors under the byte budget as a multiple-choice knapsack:
+ * per tensor the lower convex hull of (bytes, error), greedy upgrades by error reduction per
+ * byte while they fit, then the leftover budget filled with the best upgrades that still fit. */
+#define JANG_BUDGET_MAX_OPTIONS 32
+
+/* The options (bits, group) in a fixed order: k = 0 .. jang_budget_n_options() - 1. */
+int jang_budget_n_options(void);
+void jang_budget_option(int k, int *bits, int *group);
+
+/* Reads rows [row0, row0 + n_rows) of tensor i (rows = every dimension but the last) as f32, the
+ * values the converter will quantize. Called from several threads at once. */
+typedef jang_status (*jang_rows_fn)(void *ctx, int64_t i, int64_t row0, int64_t n_rows, float *out);
+
+typedef struct jang_budget_opts {
+    double target_bpw;         /* X: true bits per weight of the file */
+    jang_affine_method method; /* quantizer the errors are measured with; default MSE */
+    jang_dtype scale_dtype;    /* F16 (default) or BF16 */
+    int sample_rows;           /* rows measured per tensor; <= 0: 128; all rows when fewer */
+    int n_threads;             /* <= 0: one per CPU */
+    bool priors;               /* weight errors by role when sensitivity is 0; default true */
+    /* progress of jang_budget_measure: tensors measured of total (may be NULL) */
+    void (*progress)(void *ctx, int64_t done, int64_t total);
+    void *progress_ctx;
+    const volatile int *cancel; /* non-zero: stop with JANG_E_CANCELED (may be NULL) */
+} jang_budget_opts;
+
+void jang_budget_opts_init(jang_budget_opts *o);
+
+/* Bytes and parameters of a plan as the file will store them (DESIGN §2): quantized tensors
+ * rows * (in * bits / 8 + in / group * 2 * scale bytes), kept ones at keep_dtype, dropped ones
+ * not at all. true bpw = bytes * 8 / params. scale_dtype: F16 or BF16 (2 bytes either way). */
+void jang_plan_size(const jang_alloc_tensor *t, int64_t n, const jang_plan *p, uint64_t *bytes,
+                    int64_t *params);
+/* The true bpw range a budget can reach on a base plan: every variable at its smallest option
+ * (2 bits, the largest group that divides) or its largest (8 bits, group 32). */
+jang_status jang_budget_bounds(const jang_alloc_tensor *t, int64_t n, const jang_plan *base,
+                               double *min_bpw, double *max_bpw);
+/* err: n * JANG_BUDGET_MAX_OPTIONS doubles, err[i * JANG_BUDGET_MAX_OPTIONS + k]; filled for the
+ * tensors base quantizes and the options they allow, NAN elsewhere. A non-finite value read is
+ * JANG_E_FORMAT naming the tensor, row and column. */
+jang_status jang_budget_measure(const jang_alloc_tensor *t, int64_t n, const jang_plan *base,
+                                const jang_budget_opts *o, jang_rows_fn read, void *ctx,
+                                double *err);
+/* The plan for o->target_bpw from measured errors (laid out as above; NAN = option not allowed).
+ * JANG_E_ARG, naming the reachable range, when the target is below the minimum or above the
+ * maximum true bpw. The plan's recipe is JANG_RECIPE_TARGET_BPW, target_bits the target. */
+jang_status jang_budget_solve(const jang_alloc_tensor *t, int64_t n, const jang_alloc_model *m,
+                              const jang_plan *base, const double *err, const jang_budget_opts *o,
+                              jang_plan **out);
+
+/* ---------------------------------------------------------------------------------------------
+ * Conversion (`jang convert`): a Hugging Face safetensors directory (F32/F16/BF16, sharded or
+ * not) or a GGUF file (dequantized, names mapped, llama.cpp's fix-ups undone) to a JANG v2
+ * directory. open() reads only headers and decides every tensor (the target-bpw allocator also
+ * measures errors on sample rows); write() declares every output tensor up front, then streams
+ * tensor by tensor in row chunks (read -> f32 -> quantize on a worker pool -> write), so memory
+ * stays near one chunk plus one tensor's scales and biases whatever the model size. Output is
+ * written by jang_dir_writer (a temporary sibling directory renamed into place: an interrupted
+ * or failed run leaves no output). Values are rounded to float16 before quantizing for the JANG
+ * profiles (as jang does) and for GGUF sources (treated as float16 models); scales and biases
+ * are float16 (bfloat16 for mlx-lm recipes on a bfloat16 source, as mlx-lm). HF sources bring
+ * config.json and the tokenizer files; GGUF sources get config.json from the model description
+ * and tokenizer.json from the GGUF vocabulary (jang_desc_to_hf_config, jang_tokenizer_export_hf).
+ */
+typedef struct jang_converter jang_converter;
+
+#define JANG_CONVERT_PHASE_MAP(X)                                                                  \
+    X(MEASURE, "measuring")                                                                        \
+    X(WRITE, "writing")
+
+typedef enum {
+#define JANG_X_(e, s) JANG_CONVERT_##e,
+    JANG_CONVERT_PHASE_MAP(JANG_X_)
+#undef JANG_X_
+} jang_convert_phase;
+
+typedef struct jang_convert_progress {
+    jang_convert_phase phase;
+    int64_t done, total;              /* tensors */
+    uint64_t bytes_done, bytes_total; /* source bytes (WRITE) */
+    const char *tensor;               /* the tensor in progress (WRITE), or NULL */
+} jang_convert_progress;
+
+typedef struct jang_convert_opts {
+    jang_alloc_opts alloc;     /* recipe and its options (used when target_bpw <= 0) */
+    double target_bpw;         /* > 0: our budget allocator (jang_budget_*) */
+    jang_affine_method method; /* default MSE; RTN is bit-exact with mx.quantize */
+    int n_threads;             /* <= 0: one per CPU */
+    int sample_rows;           /* target-bpw: rows measured per tensor (<= 0: 128) */
+    uint64_t max_shard_bytes;  /* default 5 GiB */
+    bool force;                /* replace an existing output directory */
+    void (*progress)(void *ctx, const jang_convert_progress *p); /* may be NULL */
+    void *progress_ctx;
+    const volatile int *cancel; /* non-zero: stop with JANG_E_CANCELED, nothing left behind */
+} jang_convert_opts;
+
+void jang_convert_opts_init(jang_convert_opts *o);
+
+/* One output entry, in source order. */
+typedef struct jang_convert_tensor {
+    const char *name;        /* output: module path when quantized, else the tensor name */
+    const char *source_name; /* name in the source file (GGUF "blk.0.attn_q.weight") */
+    int32_t n_dims;
+    int64_t shape[JANG_MAX_DIMS]; /* logical shape */
+    jang_alloc_action action;
+    jang_tier tier;
+    int bits, group;    /* QUANT */
+    jang_dtype dtype;   /* KEEP: stored dtype */
+    uint64_t bytes;     /* stored bytes; 0 when dropped */
+    uint64_t src_bytes; /* bytes in the source file */
+    double rel_err;     /* target-bpw: measured relative squared error at the chosen option,
+                           else NAN */
+} jang_convert_tensor;
+
+#define JANG_CONVERT_MAX_NOTES 8
+
+typedef struct jang_convert_summary {
+    char label[64];       /* "JANG_4K", "mixed_2_6", "uniform 4-bit g64", "target 4.5 bpw" */
+    char source_kind[16]; /* "gguf" or "safetensors" */
+    jang_recipe recipe;
+    jang_affine_method method;
+    int block_size;
+    int64_t n_quantized, n_kept, n_dropped;
+    int64_t n_params;   /* written: quantized (logical) + kept */
+    uint64_t bytes;     /* tensor bytes written: codes + scales + biases + kept */
+    double true_bpw;    /* bytes * 8 / n_params */
+    double jang_bits;   /* as jang_config.json records it (block-weighted, block_size) */
+    double target_bpw;  /* target-bpw only, else 0 */
+    uint64_t src_bytes; /* source bytes of the tensors read */
+    int n_notes;        /* what the user should know: tokenizer not written, skipped tensors */
+    char notes[JANG_CONVERT_MAX_NOTES][320];
+} jang_convert_summary;
+
+/* Opens src (GGUF file or HF directory) and decides every tensor. Errors name the culprit:
+ * unsupported architecture or dtype, target bpw out of reach (with the reachable range), ... */
+jang_status jang_converter_open(const char *src, const jang_convert_opts *o, jang_converter **out);
+void jang_converter_close(jang_converter *c);
+int64_t jang_converter_count(const jang_converter *c);
+const jang_convert_tensor *jang_converter_get(const jang_converter *c, int64_t i);
+void jang_converter_summary(const jang_converter *c, jang_convert_summary *out);
+/* Writes the JANG directory out. Refuses (JANG_E_ARG) an out that is the source, lies inside the
+ * source directory, or contains the source; an existing out is JANG_E_EXISTS unless opts.force.
+ * A non-finite source value fails naming the tensor, row and column. Callable once. */
+jang_status jang_converter_write(jang_converter *c, const char *out);
+
 /* ---------------------------------------------------------------------------------------------
  * Runtime: a decoder-only model (Llama, Mistral, Qwen2, Qwen3) loaded from a GGUF file, a Hugging
  * Face safetensors directory (F32/F16/BF16) or a JANG/MLX quantized directory. Weights stay in
@@ -613,19 +778,18 @@ int64_t jang_model_max_ctx(const jang_model *m);
 jang_status jang_model_forward(jang_model *m, const int32_t *tokens, int64_t n, int64_t pos,
                                bool all_logits, float *logits);
 
-
 /* Sampling: temperature 0 is greedy (argmax, lowest id on ties). Otherwise, in order: repetition
  * penalty over the last `repeat_last_n` tokens (llama.cpp style: positive logits divided,
  * negative multiplied), top-k, softmax with temperature, top-p, min-p, then a draw from a
  * seeded xoshiro256** generator. */
 typedef struct jang_sampler_opts {
-    float temperature;      /* 0 = greedy; default 0.8 */
-    int32_t top_k;          /* <= 0: off; default 40 */
-    float top_p;            /* >= 1: off; default 0.95 */
-    float min_p;            /* <= 0: off; default 0.05 */
-    float repeat_penalty;   /* 1 = off; default 1.0 */
-    int32_t repeat_last_n;  /* default 64 */
-    uint64_t seed;          /* default 0x5eed */
+    float temperature;     /* 0 = greedy; default 0.8 */
+    int32_t top_k;         /* <= 0: off; default 40 */
+    float top_p;           /* >= 1: off; default 0.95 */
+    float min_p;           /* <= 0: off; default 0.05 */
+    float repeat_penalty;  /* 1 = off; default 1.0 */
+    int32_t repeat_last_n; /* default 64 */
+    uint64_t seed;         /* default 0x5eed */
 } jang_sampler_opts;
 
 typedef struct jang_sampler jang_sampler;
@@ -737,6 +901,14 @@ const char *jang_tokenizer_kind(const jang_tokenizer *t);
 const char *jang_tokenizer_pre(const jang_tokenizer *t);
 /* The chat template (Jinja source) from the GGUF or tokenizer_config.json, or NULL. */
 const char *jang_tokenizer_chat_template(const jang_tokenizer *t);
+/* Hugging Face tokenizer.json and tokenizer_config.json (malloc'ed JSON texts) for a GGUF's
+ * tokenizer: byte-level BPE ("gpt2") with any pre-tokenizer we know, as a Sequence of llama.cpp's
+ * regex Splits and ByteLevel (plus NFC for the qwen2 family, as Qwen's own files); control tokens
+ * as special added tokens, user-defined ones as added tokens; BOS/EOS from add_bos/add_eos as a
+ * TemplateProcessing post-processor; tokenizer_config.json with the chat template and the
+ * bos/eos/pad/unk tokens. SentencePiece ("llama") vocabularies are JANG_E_UNSUPPORTED. */
+jang_status jang_tokenizer_export_hf(const jang_gguf *g, char **tokenizer_json,
+                                     char **tokenizer_config_json);
 
 /* ---------------------------------------------------------------------------------------------
  * JANG v2 / MLX quantized model directories (DESIGN §3.3, docs/FORMAT.md "JANG v2 directories").
@@ -946,7 +1118,6 @@ const char *jang_check_name(jang_check_id c);
 const char *jang_check_desc(jang_check_id c);
 jang_status jang_dir_validate(const char *dir, jang_validate_report *report);
 
-
 /* Chat formatting: the prompt format is recognised from the model's chat template (Jinja source)
  * and produced directly (no Jinja engine): ChatML (SmolLM2, Qwen), Llama-3, Llama-2 and Gemma.
  * A default system message written into a ChatML template (as SmolLM2's and Qwen2.5's are) is
@@ -976,6 +1147,247 @@ jang_status jang_chat_detect(const char *template_src, jang_chat_format *out);
  * prompt. Returns a malloc'ed string; BOS is not included (the tokenizer adds it). */
 jang_status jang_chat_apply(const jang_chat_format *f, const char *system, const char *user,
                             char **out);
+
+/* ---------------------------------------------------------------------------------------------
+ * Evaluation (DESIGN §5): perplexity and KL divergence as llama-perplexity computes them, a
+ * compact reference-run file (docs/FORMAT.md "Reference runs"), log-likelihood and greedy
+ * scoring with KV-cache prefix reuse, MMLU (JANG's 200-question protocol and full 5-shot) and the
+ * 2-way HellaSwag pairs. The numeric core works on token ids and logits (no tokenizer needed);
+ * natural logarithms throughout. Tested by tests/test_eval.c.
+ */
+void jang_sha256(const void *data, size_t len, uint8_t out[32]);
+/* SHA-256 over the tokenizer's vocabulary: kind, pre-tokenizer, every token's text and type in
+ * id order, the BOS/EOS ids and the add-BOS/EOS rules. Equal fingerprints: same token ids. */
+void jang_tokenizer_fingerprint(const jang_tokenizer *t, uint8_t out[32]);
+
+/* Mean and error of n samples with sum s and sum of squares s2, as llama-perplexity's
+ * mean_and_uncertainty: err = sqrt((s2/n - mean^2) / (n - 1)), 0 when n <= 10. */
+void jang_mean_err(double s, double s2, int64_t n, double *mean, double *err);
+/* Wilson score interval of k successes in n trials at z (1.96 for 95%); [0, 1] when n == 0. */
+void jang_wilson_interval(int64_t k, int64_t n, double z, double *lo, double *hi);
+
+/* One scored position of a reference run: the reference model's distribution kept as its top-k
+ * tokens, the probability mass of all the others (the tail) and m tokens drawn from the tail in
+ * proportion to their probability (systematic sampling seeded by the position), which make the
+ * KLD estimate unbiased. Pointers stay valid while the jang_ref (or the buffer given to
+ * jang_ref_token_make) lives. */
+typedef struct jang_ref_token {
+    int32_t target;            /* the token that followed */
+    float target_logp;         /* its log-probability under the reference (in or out of top-k) */
+    float tail;                /* probability mass outside ids[0..k) */
+    int32_t k;                 /* number of top tokens */
+    const int32_t *ids;        /* (k) most probable first; ties: lower id first */
+    const float *logp;         /* (k) their log-probabilities */
+    int32_t m;                 /* number of tail samples */
+    const int32_t *sample_ids; /* (m) tail tokens in id order, repeats allowed; all -1 when the
+                                  tail holds no probability */
+    const float *sample_logp;  /* (m) their log-probabilities */
+} jang_ref_token;
+
+/* Reference file header. model is informational; the rest must match for --ref. */
+#define JANG_REF_VERSION 1
+#define JANG_REF_MAX_TOPK 1024
+typedef struct jang_ref_info {
+    char model[256];          /* reference model name or path (NUL-terminated) */
+    uint8_t text_sha256[32];  /* SHA-256 of the evaluated text file's bytes */
+    uint8_t vocab_sha256[32]; /* jang_tokenizer_fingerprint; zero for runs on raw token ids */
+    int64_t n_text_tokens;    /* tokens of the whole text (BOS included when added) */
+    int32_t n_ctx;            /* tokens per chunk */
+    int32_t n_vocab;          /* logits per position */
+    int32_t n_chunks;         /* chunks stored */
+    int32_t n_scored;         /* scored positions per chunk: n_ctx - 1 - n_ctx / 2 */
+    int32_t topk;             /* top tokens kept per position (1..JANG_REF_MAX_TOPK, <= n_vocab) */
+    int32_t n_samples;        /* tail samples per position (0..JANG_REF_MAX_TOPK) */
+    int32_t bos;              /* id written over each chunk's first token, -1 none */
+} jang_ref_info;
+
+/* Fills one record from a row of logits (n_vocab floats), its tail samples drawn with seed (the
+ * writer uses the record index): pointers point into buf, which must hold
+ * jang_ref_token_bytes(k, m) bytes. */
+size_t jang_ref_token_bytes(int32_t k, int32_t m);
+jang_status jang_ref_token_make(const float *logits, int32_t n_vocab, int32_t target, int32_t k,
+                                int32_t m, uint64_t seed, void *buf, jang_ref_token *out);
+
+/* Writer: records in chunk order, then finish (atomic: "<path>.tmp" renamed into place after the
+ * record count and checksum are written); abort or failure removes the temporary. */
+typedef struct jang_ref_writer jang_ref_writer;
+jang_status jang_ref_writer_open(const char *path, const jang_ref_info *info,
+                                 jang_ref_writer **out);
+jang_status jang_ref_writer_add(jang_ref_writer *w, const float *logits, int32_t target);
+jang_status jang_ref_writer_finish(jang_ref_writer *w); /* frees w */
+void jang_ref_writer_abort(jang_ref_writer *w);         /* frees w */
+
+/* Reader: maps the file and validates header, size, checksum and every record before use. */
+typedef struct jang_ref jang_ref;
+jang_status jang_ref_open(const char *path, jang_ref **out);
+void jang_ref_close(jang_ref *r);
+const jang_ref_info *jang_ref_get_info(const jang_ref *r);
+/* Record i = chunk * n_scored + position; false when out of range. */
+bool jang_ref_get(const jang_ref *r, int64_t i, jang_ref_token *out);
+/* JANG_E_ARG naming the first difference (text, context, vocabulary, BOS) between the file and a
+ * run's facts; model, n_chunks, topk and n_samples are not compared. */
+jang_status jang_ref_check(const jang_ref *r, const jang_ref_info *run);
+
+/* Perplexity / KLD statistics of scored positions, llama-perplexity's formulas (docs/QUALITY.md
+ * "Evaluation cross-checks"). Per position, with K the reference's top-k and T the rest:
+ *   E          = sum_{i in K} p_i log(p_i/q_i), exact;
+ *   kld        = E + P_T/m sum_j log(p_sj/q_sj) over the m tail samples s_j (drawn from p on T):
+ *                an unbiased estimate of KL(P||Q) (the lower bound below when m = 0);
+ *   kld_lower  = E + P_T log(P_T/Q_T), the KL of the (k+1)-outcome coarse-graining: by the log-sum
+ *                inequality a lower bound of KL(P||Q), short by P_T KL(P|T || Q|T).
+ * Against a reference made from identical logits every term is exactly 0. */
+typedef struct jang_ppl_stats {
+    int64_t count;       /* scored positions */
+    double nll, nll_err; /* mean negative log-likelihood (nats) and its error */
+    double ppl, ppl_err; /* exp(nll) */
+    bool has_ref;        /* the rest is filled only with a reference */
+    double ppl_base, ppl_base_err;
+    double ln_ratio, ln_ratio_err;   /* mean ln(PPL / PPL_base), covariance-corrected error */
+    double ppl_ratio, ppl_ratio_err; /* PPL / PPL_base */
+    double kld, kld_err;             /* mean KL(reference || this), estimated as above */
+    double kld_lower;                /* mean of the top-k + tail-mass lower bound */
+    double kld_median, kld_q90, kld_q99, kld_q999, kld_max, kld_min;
+    double same_top, same_top_err; /* fraction of positions with the reference's argmax */
+    double dp, dp_err;             /* mean p(target) - p_base(target) */
+    double dp_rms, dp_rms_err;
+    double tail_mean, tail_max; /* reference mass outside its top-k */
+} jang_ppl_stats;
+
+/* Accumulator of scored positions: feed logits and the next token (and the reference record). */
+typedef struct jang_ppl_acc jang_ppl_acc;
+jang_status jang_ppl_acc_init(int64_t n_vocab, jang_ppl_acc **out);
+void jang_ppl_acc_free(jang_ppl_acc *a);
+/* JANG_E_ARG when target is out of range or ref names another target. */
+jang_status jang_ppl_acc_add(jang_ppl_acc *a, const float *logits, int32_t target,
+                             const jang_ref_token *ref);
+void jang_ppl_acc_stats(const jang_ppl_acc *a, jang_ppl_stats *out);
+
+/* Chunked perplexity like llama-perplexity: the text's tokens (BOS first when the tokenizer adds
+ * it) are cut into n_tokens / n_ctx non-overlapping chunks of n_ctx; each chunk is evaluated
+ * from an empty cache with its first token replaced by bos (when >= 0), and positions
+ * n_ctx/2 .. n_ctx-2 predict tokens n_ctx/2+1 .. n_ctx-1 (n_ctx - 1 - n_ctx/2 per chunk). */
+typedef struct jang_ppl_opts {
+    int64_t n_ctx;    /* default 512 */
+    int64_t n_chunks; /* <= 0: all the text gives (or all the reference holds) */
+    int64_t n_batch;  /* tokens per forward call; <= 0: n_ctx */
+    int32_t bos;      /* default -1 */
+    /* called after each chunk with the statistics so far (may be NULL) */
+    void (*on_chunk)(void *ud, int64_t chunk, int64_t n_chunks, const jang_ppl_stats *so_far);
+    void *ud;
+} jang_ppl_opts;
+
+void jang_ppl_opts_init(jang_ppl_opts *o);
+/* Chunks a text of n_tokens gives (0 when under 2 * n_ctx tokens, as llama-perplexity refuses). */
+int64_t jang_ppl_max_chunks(int64_t n_tokens, int64_t n_ctx);
+/* Runs the chunks; save (may be NULL) receives every scored position; ref (may be NULL) must
+ * hold at least the chunks run and its targets must equal the text's tokens. The model's
+ * context must be >= n_ctx. */
+jang_status jang_ppl_run(jang_model *m, const int32_t *tokens, int64_t n_tokens,
+                         const jang_ppl_opts *o, jang_ref_writer *save, const jang_ref *ref,
+                         jang_ppl_stats *out);
+
+/* Log-likelihood and greedy scoring over a model, reusing the KV cache for the longest prefix a
+ * call shares with the previous one (so shared few-shot headers and contexts are run once). */
+typedef struct jang_scorer jang_scorer;
+jang_status jang_scorer_init(jang_model *m, int64_t n_batch, jang_scorer **out);
+void jang_scorer_free(jang_scorer *s);
+/* Sum of log p(cont[i] | ctx, cont[<i]) over the n_cont tokens (n_ctx >= 1), and whether every
+ * one was the argmax (greedy may be NULL). */
+jang_status jang_scorer_loglik(jang_scorer *s, const int32_t *ctx, int64_t n_ctx,
+                               const int32_t *cont, int64_t n_cont, double *logprob, bool *greedy);
+/* Greedy continuation of prompt: up to max_new tokens into out, stopping after a token for which
+ * stop(ud, token) is true (that token is included; stop may be NULL). */
+jang_status jang_scorer_greedy(jang_scorer *s, const int32_t *prompt, int64_t n, int64_t max_new,
+                               bool (*stop)(void *ud, int32_t token), void *ud, int32_t *out,
+                               int64_t *n_out);
+/* Tokens the model can take (its context). */
+int64_t jang_scorer_max_ctx(const jang_scorer *s);
+
+/* MMLU. Data: DIR/test/<subject>_test.csv and DIR/dev/<subject>_dev.csv, header
+ * question,choice0..choice3,answer (answer 0-3), RFC 4180 quoting. */
+#define JANG_MMLU_PROTOCOL_MAP(X)                                                                  \
+    X(JANG200, "jang200")                                                                          \
+    X(FULL, "full")
+
+typedef enum {
+#define JANG_X_(e, s) JANG_MMLU_##e,
+    JANG_MMLU_PROTOCOL_MAP(JANG_X_)
+#undef JANG_X_
+} jang_mmlu_protocol;
+
+const char *jang_mmlu_protocol_name(jang_mmlu_protocol p);
+bool jang_mmlu_protocol_parse(const char *s, jang_mmlu_protocol *out);
+
+typedef struct jang_mmlu_item {
+    char *question;
+    char *choices[4];
+    int answer; /* 0..3 */
+} jang_mmlu_item;
+
+typedef struct jang_mmlu_subject {
+    char name[96]; /* "abstract_algebra" */
+    jang_mmlu_item *test;
+    int64_t n_test;
+    jang_mmlu_item *dev; /* full protocol only (the 5 shots) */
+    int64_t n_dev;
+    int64_t n_correct, n_answered; /* filled by jang_mmlu_run */
+} jang_mmlu_subject;
+
+typedef struct jang_mmlu {
+    jang_mmlu_protocol protocol;
+    jang_mmlu_subject *subjects;
+    int64_t n_subjects;
+} jang_mmlu;
+
+/* jang200: the first 20 test questions of DESIGN §5's 10 subjects; full: every subject in
+ * name order with its dev split. limit > 0 keeps at most limit test questions per subject. */
+jang_status jang_mmlu_load(const char *dir, jang_mmlu_protocol p, int64_t limit, jang_mmlu **out);
+void jang_mmlu_free(jang_mmlu *d);
+/* The prompt of test item i of subject s (malloc'ed): jang200 the user message (before the chat
+ * template), full the 5-shot text ending in "Answer:". */
+jang_status jang_mmlu_prompt(const jang_mmlu *d, int64_t s, int64_t i, char **out);
+/* jang_tools.benchmark's _extract_answer (no thinking): explicit "answer is X" patterns, then
+ * the last A-D of the last 50 characters, then the first; 0..3, or -1 when none. */
+int jang_mmlu_extract_answer(const char *response);
+
+typedef struct jang_mmlu_opts {
+    const jang_chat_format *chat; /* jang200: required */
+    int64_t max_new;              /* jang200 answer tokens; default 30 (jang_tools) */
+    /* after each question: subject, item, predicted (0..3, -1 none), response (jang200) */
+    void (*on_item)(void *ud, const jang_mmlu *d, int64_t s, int64_t i, int pred,
+                    const char *response);
+    void *ud;
+} jang_mmlu_opts;
+
+void jang_mmlu_opts_init(jang_mmlu_opts *o);
+/* Runs every test item; fills each subject's n_correct / n_answered. Prompts longer than the
+ * model's context lose tokens from the left (n_truncated counts them). */
+jang_status jang_mmlu_run(jang_model *m, const jang_tokenizer *t, jang_mmlu *d,
+                          const jang_mmlu_opts *o, int64_t *n_truncated);
+
+/* HellaSwag 2-way pairs: line i of DIR/<name>_correct.txt<suffix> and of the matching
+ * <name>_wrong.txt<suffix> share a context; a pair is right when the correct line's total
+ * log-likelihood is higher. */
+typedef struct jang_hellaswag {
+    char **correct, **wrong;
+    int64_t n;
+    char correct_path[512], wrong_path[512];
+} jang_hellaswag;
+
+jang_status jang_hellaswag_load(const char *dir, int64_t limit, jang_hellaswag **out);
+void jang_hellaswag_free(jang_hellaswag *h);
+
+typedef struct jang_hellaswag_result {
+    int64_t n, n_correct;
+} jang_hellaswag_result;
+
+/* Each line is tokenized on its own (BOS when the tokenizer adds it) and scored from its second
+ * token on; on_pair (may be NULL) sees both totals. */
+jang_status jang_hellaswag_run(jang_model *m, const jang_tokenizer *t, const jang_hellaswag *h,
+                               void (*on_pair)(void *ud, int64_t i, double ll_correct,
+                                               double ll_wrong,
+                                               const jang_hellaswag_result *so_far),
+                               void *ud, jang_hellaswag_result *out);
 
 #ifdef __cplusplus
 }

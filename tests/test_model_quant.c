@@ -4,6 +4,8 @@
  * Both must give the same logits (the affine path of the matmul and of the embedding look-up
  * against the f32 path), and the 8-bit-heavy model must stay close to transformers' logits. */
 #include "test.h"
+
+#include "../src/kernels/kernels.h"
 #include "util.h"
 
 #include <jansson.h>
@@ -139,7 +141,12 @@ TEST(model_jang_dir_matches_f32_of_same_codes) {
         md = fmax(md, fabs((double)a[i] - b[i]));
         mb = fmax(mb, fabs((double)b[i]));
     }
-    CHECK_MSG(md / mb < 1e-5, "affine vs f32 of the same codes: relative error %.3g", md / mb);
+    /* The scalar reference dequantizes exactly like the f32 directory: only summation order
+     * differs. The fast tables round activations to int16 per group (kernels_body.h: 2^-16 of
+     * the group's largest activation per element), measured 2.2e-4 at the logits here. */
+    double tol = jang_isa_active() == JANG_ISA_SCALAR ? 1e-5 : 1e-3;
+    CHECK_MSG(md / mb < tol, "affine vs f32 of the same codes (%s kernels): relative error %.3g",
+              jang_isa_name(jang_isa_active()), md / mb);
     free(a);
     free(b);
 }

@@ -1,14 +1,18 @@
-/* matmul.c — reference matrix products over jang_weight (see matmul.h).
+/* matmul.c — jang_matmul: picks the kernel table once (cpuid, or JANG_ISA), prepares the
+ * activations for the affine kernels and splits the output rows over the worker pool.
  *
- * Each worker owns a contiguous range of output rows; it converts one weight row to f32 at a
- * time and dots it with every token's activations, so the weights are read once per call.
- * Affine rows are unpacked with the LSB-first bit-stream layout of DESIGN.md §3.2 and
- * dequantized as scale * q + bias in f32.
+ * Memory: the quantized activations live in the pool's shared scratch and each worker's tile
+ * scales / padded rows in its own scratch (pool.h), so a call allocates nothing once the buffers
+ * have grown to the largest matrix. The reference arithmetic is kernels_scalar.c, the fast one
+ * kernels_body.h. Tested by tests/test_kernels.c and, through the model, tests/test_model*.c.
  */
-#include "matmul.h"
+#include "kernels.h"
 #include "util.h"
 
+#include <pthread.h>
 #include <string.h>
+
+/* ---- row access (the reference dequantization) ----------------------------------------------- */
 
 static float scale_at(jang_dtype dt, const uint16_t *p, int64_t i) {
     return dt == JANG_DT_BF16 ? jang_bf16_to_f32(p[i]) : jang_f16_to_f32(p[i]);
@@ -54,51 +58,163 @@ void jang_weight_row(const jang_weight *w, int64_t r, float *out) {
     }
 }
 
-static float dot_f32(const float *a, const float *b, int64_t n) {
-    float acc[8] = {0};
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int j = 0; j < 8; j++)
-            acc[j] += a[i + j] * b[i + j];
-    float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-    for (; i < n; i++)
-        s += a[i] * b[i];
-    return s;
+/* ---- dispatch -------------------------------------------------------------------------------- */
+
+const char *jang_isa_name(jang_isa isa) {
+    switch (isa) {
+#define JANG_X_(e, s)                                                                              \
+    case JANG_ISA_##e:                                                                             \
+        return s;
+        JANG_ISA_MAP(JANG_X_)
+#undef JANG_X_
+    case JANG_ISA_COUNT:
+        break;
+    }
+    return "?";
+}
+
+bool jang_isa_supported(jang_isa isa) {
+    __builtin_cpu_init();
+    switch (isa) {
+    case JANG_ISA_SCALAR:
+        return true;
+    case JANG_ISA_AVX2:
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+               __builtin_cpu_supports("f16c");
+    case JANG_ISA_AVX512:
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+               __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("f16c");
+    case JANG_ISA_COUNT:
+        break;
+    }
+    return false;
+}
+
+const jang_kernels *jang_isa_kernels(jang_isa isa) {
+    static const jang_kernels *const tables[JANG_ISA_COUNT] = {
+        [JANG_ISA_SCALAR] = &jang_kernels_scalar,
+        [JANG_ISA_AVX2] = &jang_kernels_avx2,
+        [JANG_ISA_AVX512] = &jang_kernels_avx512,
+    };
+    JANG_ASSERT(isa >= 0 && isa < JANG_ISA_COUNT);
+    return tables[isa];
+}
+
+jang_status jang_isa_from_name(const char *name, jang_isa *out) {
+    for (int i = 0; i < JANG_ISA_COUNT; i++)
+        if (name && !strcmp(name, jang_isa_name((jang_isa)i))) {
+            if (!jang_isa_supported((jang_isa)i))
+                return jang_fail(JANG_E_UNSUPPORTED, "JANG_ISA=%s: this CPU cannot run the %s kernels",
+                                 name, name);
+            *out = (jang_isa)i;
+            return JANG_OK;
+        }
+    char buf[64];
+    return jang_fail(JANG_E_ARG, "JANG_ISA=%s: unknown (expected scalar, avx2 or avx512)",
+                     jang_printable(name ? name : "", name ? strlen(name) : 0, buf, sizeof buf));
+}
+
+static pthread_once_t isa_once = PTHREAD_ONCE_INIT;
+static jang_isa isa_chosen = JANG_ISA_SCALAR;
+static jang_status isa_status = JANG_OK;
+static char isa_error[256];
+
+static void isa_choose(void) {
+    const char *env = getenv("JANG_ISA");
+    if (env && *env) {
+        isa_status = jang_isa_from_name(env, &isa_chosen);
+        if (isa_status) snprintf(isa_error, sizeof isa_error, "%s", jang_last_error());
+        return;
+    }
+    for (int i = JANG_ISA_COUNT - 1; i >= 0; i--)
+        if (jang_isa_supported((jang_isa)i)) {
+            isa_chosen = (jang_isa)i;
+            return;
+        }
+}
+
+jang_status jang_kernels_init(void) {
+    pthread_once(&isa_once, isa_choose);
+    return isa_status ? jang_fail(isa_status, "%s", isa_error) : JANG_OK;
+}
+
+jang_isa jang_isa_active(void) {
+    if (jang_kernels_init() != JANG_OK) {
+        fprintf(stderr, "jang: %s\n", isa_error);
+        abort();
+    }
+    return isa_chosen;
+}
+
+/* ---- the driver ------------------------------------------------------------------------------ */
+
+size_t jang_kernel_scratch_bytes(const jang_weight *w) {
+    size_t row = (size_t)w->cols * sizeof(float); /* the scalar table's f32 row */
+    if (w->kind != JANG_WK_AFFINE) return row;
+    size_t ng = (size_t)(w->cols / w->group), rbytes = (size_t)w->cols * (size_t)w->bits / 8;
+    size_t fast = 2 * JANG_KERNEL_MAX_TILE_ROWS * ng * sizeof(float) + rbytes +
+                  3 * JANG_KERNEL_OVERREAD;
+    return fast > row ? fast : row;
 }
 
 typedef struct {
-    const jang_weight *w;
-    const float *x, *bias;
-    float *y, *scratch;
-    int64_t n;
+    jang_pool *pool;
+    const jang_kjob *job;
+    jang_krows_fn rows;
+    jang_kprep_fn prep;
+    size_t scratch;
 } matmul_ctx;
 
-static void matmul_worker(void *arg, int wid, int nw) {
+static void prep_worker(void *arg, int wid, int nw) {
     matmul_ctx *c = arg;
-    const jang_weight *w = c->w;
+    int64_t t0, t1;
+    jang_pool_split(c->job->n, wid, nw, 1, &t0, &t1);
+    if (t0 < t1) c->prep(c->job, t0, t1);
+}
+
+static void rows_worker(void *arg, int wid, int nw) {
+    matmul_ctx *c = arg;
     int64_t r0, r1;
-    jang_pool_split(w->rows, wid, nw, 4, &r0, &r1);
-    float *row = c->scratch + (size_t)wid * (size_t)w->cols;
-    for (int64_t r = r0; r < r1; r++) {
-        const float *wr;
-        if (w->kind == JANG_WK_F32) {
-            wr = (const float *)w->data + r * w->cols;
-        } else {
-            jang_weight_row(w, r, row);
-            wr = row;
-        }
-        float b = c->bias ? c->bias[r] : 0.0f;
-        for (int64_t t = 0; t < c->n; t++)
-            c->y[t * w->rows + r] = dot_f32(wr, c->x + t * w->cols, w->cols) + b;
+    jang_pool_split(c->job->w->rows, wid, nw, 16, &r0, &r1);
+    if (r0 >= r1) return;
+    void *scratch = jang_pool_scratch(c->pool, wid, c->scratch);
+    JANG_ASSERT(scratch != NULL);
+    c->rows(c->job, r0, r1, scratch);
+}
+
+void jang_matmul_isa(jang_pool *pool, jang_isa isa, const jang_weight *w, const float *x,
+                     int64_t n, const float *bias, float *y) {
+    JANG_ASSERT(pool != NULL && n >= 0);
+    if (n == 0 || w->rows == 0) return;
+    const jang_kernels *k = jang_isa_kernels(isa);
+    jang_kjob job = {.w = w, .x = x, .bias = bias, .y = y, .n = n};
+    matmul_ctx c = {.pool = pool, .job = &job, .scratch = jang_kernel_scratch_bytes(w)};
+    if (w->kind == JANG_WK_AFFINE) {
+        JANG_ASSERT(w->bits >= 2 && w->bits <= 8 && k->affine[w->bits].rows);
+        JANG_ASSERT(w->group > 0 && w->cols % w->group == 0);
+        c.rows = k->affine[w->bits].rows;
+        c.prep = k->affine[w->bits].prep;
+    } else {
+        c.rows = k->plain[w->kind];
     }
+    if (c.prep) {
+        size_t ng = (size_t)(w->cols / w->group), nn = (size_t)n;
+        size_t xq_bytes = (nn * (size_t)w->cols * sizeof(int16_t) + 63) & ~(size_t)63;
+        uint8_t *buf =
+            jang_pool_scratch(pool, JANG_POOL_SHARED(pool), xq_bytes + 2 * nn * ng * sizeof(float));
+        JANG_ASSERT(buf != NULL);
+        job.xq = (int16_t *)buf;
+        job.dx = (float *)(buf + xq_bytes);
+        job.sx = job.dx + nn * ng;
+        if (n >= 2 * jang_pool_size(pool))
+            jang_pool_run(pool, prep_worker, &c);
+        else
+            c.prep(&job, 0, n);
+    }
+    jang_pool_run(pool, rows_worker, &c);
 }
 
 void jang_matmul(jang_pool *pool, const jang_weight *w, const float *x, int64_t n,
                  const float *bias, float *y) {
-    int nw = jang_pool_size(pool);
-    float *scratch = malloc((size_t)nw * (size_t)w->cols * sizeof(float));
-    JANG_ASSERT(scratch != NULL);
-    matmul_ctx c = {w, x, bias, y, scratch, n};
-    jang_pool_run(pool, matmul_worker, &c);
-    free(scratch);
+    jang_matmul_isa(pool, jang_isa_active(), w, x, n, bias, y);
 }

@@ -1,10 +1,10 @@
-/* matmul.h — weight views and the reference matrix products of the runtime.
+/* matmul.h — weight views and the matrix products of the runtime.
  *
  * A jang_weight describes one linear layer's matrix as stored: f32/f16/bf16 rows, or MLX affine
  * groups (packed uint32 codes + f16/bf16 scales and biases). jang_matmul computes
- * y[t, r] = sum_c W[r, c] * x[t, c] for n tokens, split over rows across a worker pool.
- * This file's implementation is the correct, simple reference; fast kernels are checked
- * against it. Tested by tests/test_model.c.
+ * y[t, r] = sum_c W[r, c] * x[t, c] for n tokens, split over rows across a worker pool, with the
+ * kernel table chosen at start-up (kernels.h: scalar reference, AVX2, AVX-512; JANG_ISA forces
+ * one). Tested by tests/test_kernels.c (each table against the reference) and tests/test_model*.c.
  */
 #ifndef JANG_MATMUL_H
 #define JANG_MATMUL_H
@@ -31,8 +31,13 @@ typedef struct jang_weight {
 /* Row r of w as f32 (cols floats). */
 void jang_weight_row(const jang_weight *w, int64_t r, float *out);
 
-/* y (n, rows) = x (n, cols) · Wᵀ (+ bias (rows) when not NULL). */
+/* y (n, rows) = x (n, cols) · Wᵀ (+ bias (rows) when not NULL). pool must not be NULL. Affine
+ * weights go through int16-quantized activations in the fast tables (kernels_body.h). */
 void jang_matmul(jang_pool *pool, const jang_weight *w, const float *x, int64_t n,
                  const float *bias, float *y);
+
+/* Picks the kernel table once (see kernels.h); the model loader calls it so that a bad JANG_ISA
+ * is reported as an error. */
+jang_status jang_kernels_init(void);
 
 #endif

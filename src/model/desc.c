@@ -414,6 +414,12 @@ jang_status jang_desc_from_gguf(const jang_gguf *g, jang_model_desc *out) {
             return jang_fail(JANG_E_UNSUPPORTED, "%s: unsupported %s \"%s\"", file, k, rs);
         gg_f64(g, an, "rope.scaling.factor", &out->rope_factor);
         gg_i64(g, an, "rope.scaling.original_context_length", &out->rope_orig_ctx);
+        if (out->rope_scaling == JANG_ROPE_SCALING_YARN) { /* llama.cpp's defaults, as HF's */
+            out->rope_beta_fast = 32;
+            out->rope_beta_slow = 1;
+            gg_f64(g, an, "rope.scaling.yarn_beta_fast", &out->rope_beta_fast);
+            gg_f64(g, an, "rope.scaling.yarn_beta_slow", &out->rope_beta_slow);
+        }
     }
     /* Llama-3 style scaling survives in GGUF only as the rope_freqs tensor. */
     if (jang_gguf_find_tensor(g, "rope_freqs.weight")) out->rope_scaling = JANG_ROPE_SCALING_LLAMA3;

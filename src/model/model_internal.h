@@ -6,6 +6,7 @@
 #include "jang.h"
 #include "matmul.h"
 #include "pool.h"
+#include "source.h"
 
 typedef struct jang_layer {
     const float *attn_norm;    /* (dim) */
@@ -22,10 +23,11 @@ typedef struct jang_layer {
 
 struct jang_model {
     jang_model_desc d;
-    jang_gguf *gguf; /* exactly one of the three sources is open */
+    jang_gguf *gguf;  /* exactly one of the three sources is open */
     jang_st *st;      /* HF safetensors directory */
     jang_qmodel *qm;  /* JANG / MLX quantized directory */
-    void **owned; /* buffers to free at close */
+    jang_source *src; /* f32 reads of the open file's tensors by HF name (source.h) */
+    void **owned;     /* buffers to free at close */
     int64_t n_owned, cap_owned;
 
     jang_weight tok_embd;  /* (vocab, dim) */

@@ -46,8 +46,9 @@ static const char *model_file(const jang_model *m) {
 
 /* ---- tensor look-up in the open source ----------------------------------------------------- */
 
-/* A tensor as f32 (GGUF: dequantized + fixed up; safetensors: converted) in an owned buffer, or
- * NULL with *found = false when absent. shape must match exactly (n_dims entries). */
+/* A tensor as f32 (GGUF: dequantized + fixed up; safetensors: converted; see source.c) in an owned
+ * buffer, or NULL with *found = false when absent. shape must match exactly (n_dims entries);
+ * GGUF may drop trailing unit dims, so there the element count and last dim are compared. */
 static jang_status load_f32(jang_model *m, const char *name, int n_dims, const int64_t *shape,
                             float **out, bool *found) {
     *out = NULL;
@@ -55,77 +56,28 @@ static jang_status load_f32(jang_model *m, const char *name, int n_dims, const i
     int64_t n = 1;
     for (int i = 0; i < n_dims; i++)
         n *= shape[i];
-    if (m->gguf) {
-        for (int64_t i = 0; i < jang_gguf_n_tensors(m->gguf); i++) {
-            const jang_gguf_tensor *t = jang_gguf_tensor_at(m->gguf, i);
-            char hf[256];
-            jang_gguf_fix fix;
-            if (jang_gguf_map_name(m->d.arch, t->name, hf, sizeof hf, &fix) != JANG_OK) continue;
-            if (strcmp(hf, name) != 0) continue;
-            *found = true;
-            bool ok = t->n_elements == n;
-            /* GGUF may drop trailing unit dims; compare the element count and last dim */
-            if (ok && n_dims >= 1 && t->shape[t->n_dims - 1] != shape[n_dims - 1]) ok = false;
-            if (!ok)
-                return jang_fail(
-                    JANG_E_FORMAT, "%s: tensor '%s' (%s) has %lld elements, expected %lld",
-                    model_file(m), t->name, name, (long long)t->n_elements, (long long)n);
-            float *buf = model_alloc(m, (size_t)n * sizeof(float), name);
-            if (!buf) return JANG_E_NOMEM;
-            jang_status s = jang_gguf_dequantize(t, buf);
-            if (s) return s;
-            int64_t rows = n_dims == 2 ? shape[0] : n, cols = n_dims == 2 ? shape[1] : 1;
-            switch (fix) {
-            case JANG_GGUF_FIX_UNPERMUTE_Q:
-                s = jang_unpermute_rows(buf, rows, cols, m->d.n_heads);
-                break;
-            case JANG_GGUF_FIX_UNPERMUTE_K:
-                s = jang_unpermute_rows(buf, rows, cols, m->d.n_kv_heads);
-                break;
-            case JANG_GGUF_FIX_MINUS_ONE:
-                for (int64_t k = 0; k < n; k++)
-                    buf[k] -= 1.0f;
-                break;
-            case JANG_GGUF_FIX_LOG_NEG:
-                for (int64_t k = 0; k < n; k++)
-                    buf[k] = logf(-buf[k]);
-                break;
-            case JANG_GGUF_FIX_NONE:
-                break;
-            }
-            if (s) return s;
-            *out = buf;
-            return JANG_OK;
-        }
-        return JANG_OK;
-    }
-    const jang_tensor *t = jang_st_find(model_st(m), name);
+    const jang_src_tensor *t = jang_source_find(m->src, name);
     if (!t) return JANG_OK;
     *found = true;
-    bool ok = t->n_dims == n_dims;
-    for (int i = 0; ok && i < n_dims; i++)
-        ok = t->shape[i] == shape[i];
-    if (!ok)
-        return jang_fail(JANG_E_FORMAT, "%s: tensor '%s' has an unexpected shape", t->file, name);
+    bool ok;
+    if (m->gguf) {
+        ok = t->n_elements == n && (n_dims < 1 || t->cols == shape[n_dims - 1]);
+        if (!ok)
+            return jang_fail(JANG_E_FORMAT, "%s: tensor '%s' (%s) has %lld elements, expected %lld",
+                             model_file(m), t->file_name, name, (long long)t->n_elements,
+                             (long long)n);
+    } else {
+        ok = t->n_dims == n_dims;
+        for (int i = 0; ok && i < n_dims; i++)
+            ok = t->shape[i] == shape[i];
+        if (!ok)
+            return jang_fail(JANG_E_FORMAT, "%s: tensor '%s' has an unexpected shape", t->file,
+                             name);
+    }
     float *buf = model_alloc(m, (size_t)n * sizeof(float), name);
     if (!buf) return JANG_E_NOMEM;
-    const uint8_t *p = t->data;
-    switch (t->dtype) {
-    case JANG_DT_F32:
-        memcpy(buf, p, (size_t)n * 4);
-        break;
-    case JANG_DT_F16:
-        for (int64_t k = 0; k < n; k++)
-            buf[k] = jang_f16_to_f32(jang_rd16(p + 2 * k));
-        break;
-    case JANG_DT_BF16:
-        for (int64_t k = 0; k < n; k++)
-            buf[k] = jang_bf16_to_f32(jang_rd16(p + 2 * k));
-        break;
-    default:
-        return jang_fail(JANG_E_UNSUPPORTED, "%s: tensor '%s' has dtype %s, expected a float type",
-                         t->file, name, jang_dtype_name(t->dtype));
-    }
+    jang_status s = jang_source_read(m->src, t, 0, t->rows, buf);
+    if (s) return s;
     *out = buf;
     return JANG_OK;
 }
@@ -320,6 +272,7 @@ jang_status jang_model_open(const char *path, const jang_model_opts *opts, jang_
     jang_model *m = jang_calloc(1, sizeof *m, "model");
     if (!m) return JANG_E_NOMEM;
     jang_status s;
+    if ((s = jang_kernels_init())) goto fail; /* JANG_ISA names an unknown or unusable ISA */
     if (!jang_is_dir(path)) {
         if ((s = jang_gguf_open(path, &m->gguf))) goto fail;
         if ((s = jang_desc_from_gguf(m->gguf, &m->d))) goto fail;
@@ -332,6 +285,7 @@ jang_status jang_model_open(const char *path, const jang_model_opts *opts, jang_
         }
     }
     if ((s = check_supported(path, &m->d))) goto fail;
+    if ((s = jang_source_wrap(m->gguf, m->gguf ? NULL : model_st(m), &m->d, &m->src))) goto fail;
     const jang_model_desc *d = &m->d;
     bool found = false;
     if ((s = load_weight(m, "model.embed_tokens.weight", d->vocab_size, d->dim, true, &m->tok_embd,
@@ -357,6 +311,7 @@ void jang_model_close(jang_model *m) {
     free(m->x), free(m->xb), free(m->q), free(m->k), free(m->v), free(m->att), free(m->hb),
         free(m->hb2);
     jang_pool_free(m->pool);
+    jang_source_close(m->src);
     jang_gguf_close(m->gguf);
     jang_st_close(m->st);
     jang_qmodel_close(m->qm);

@@ -288,6 +288,27 @@ jang_status tok_pre_from_gguf(jang_tokenizer *t, const char *pre, bool *clean_sp
     return JANG_OK;
 }
 
+bool tok_pre_regexes(const char *pre, const char *const **re, int *n_re, bool *ignore_merges,
+                     bool *add_bos) {
+    int p = -1;
+    if (!pre || !pre[0]) {
+        p = P_GPT2;
+    } else {
+        for (size_t i = 0; i < sizeof pre_names / sizeof pre_names[0]; i++)
+            if (!strcmp(pre_names[i].name, pre)) p = pre_names[i].preset;
+    }
+    if (p < 0) return false;
+    const pre_preset *ps = &presets[p];
+    int n = 0;
+    while (n < 6 && ps->re[n])
+        n++;
+    *re = ps->re;
+    *n_re = n;
+    *ignore_merges = ps->ignore_merges;
+    *add_bos = ps->add_bos && !ps->no_bos;
+    return true;
+}
+
 /* ---------------------------------------------------------------------------------------------
  * Pre-tokenizing
  */

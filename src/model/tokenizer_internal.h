@@ -176,6 +176,10 @@ jang_status tok_regex_compile(const char *pat, size_t len, bool literal, pcre2_c
 /* Sets t->steps to llama.cpp's regexes for a GGUF tokenizer.ggml.pre; flags it implies. */
 jang_status tok_pre_from_gguf(jang_tokenizer *t, const char *pre, bool *clean_spaces,
                               bool *ignore_merges, bool *add_bos, bool *no_bos, const char *what);
+/* The same preset as plain data (tokenizer_export.c): its regexes in order (*n_re of them), whether
+ * whole vocabulary words skip the merges, and whether BOS is added. false when pre is unknown. */
+bool tok_pre_regexes(const char *pre, const char *const **re, int *n_re, bool *ignore_merges,
+                     bool *add_bos);
 /* GPT-2 byte <-> unicode: the code point byte b is spelled with, and the inverse (-1 if none). */
 uint32_t tok_byte_to_cp(uint8_t b);
 int tok_cp_to_byte(uint32_t cp);

@@ -7,8 +7,10 @@
  * even) to the scale dtype. Dequantization reproduces `mx.dequantize`, whose output has the scale
  * dtype: out = rd(rd(scale * q) + bias) with rd = rounding to that dtype (no fused multiply-add).
  * The MSE method searches clip ratios per group, refits scale and bias by weighted least squares,
- * rounds them to the storage dtype and keeps the candidate with the smallest exact error (the RTN
- * result is always a candidate). Rows are split over a worker pool.
+ * rounds them to the storage dtype, ranks the candidates by their weighted squared error, and
+ * replaces the RTN result only when the best one's exact error (MLX's dequantization arithmetic,
+ * in double) is smaller: never worse than RTN. Rows are split statically over a worker pool; the
+ * result does not depend on the thread count.
  * Tested by tests/test_affine.c against goldens written by tools/gen_affine_goldens.py (mlx).
  */
 #include "pool.h"
@@ -196,20 +198,25 @@ static inline void vstore_codes(vf4 qf, uint8_t *q) {
         q[l] = (uint8_t)qi[l];
 }
 
-/* MLX RTN of one group of G values (mlx quantize<T, U>): codes into q. Returns false when the
- * stored scale or bias does not fit the scale dtype. */
-JANG_FORCE_INLINE bool rtn_group(const float *w, const int G, int bits, const jang_dtype dt,
-                                 uint8_t *q, group_result *r) {
+/* Outcome of quantizing one group. */
+enum { GROUP_OK, GROUP_NONFINITE, GROUP_OVERFLOW };
+
+/* MLX RTN of one group of G values (mlx quantize<T, U>): codes into q. Returns GROUP_NONFINITE
+ * for inf/nan input, GROUP_OVERFLOW when the stored scale or bias does not fit the dtype. */
+JANG_FORCE_INLINE int rtn_group(const float *w, const int G, int bits, const jang_dtype dt,
+                                uint8_t *q, group_result *r) {
     const float n_bins = (float)((1 << bits) - 1);
     const float eps = (float)1e-7;
     /* min and max (for finite input the lane order cannot change them, except the sign of a
      * zero, which never reaches the result) */
-    vf4 mn = vload(w), mx = mn;
+    vf4 mn = vload(w), mx = mn, fin = mn - mn; /* x - x is 0, or nan for inf/nan */
     for (int j = 4; j < G; j += 4) {
         vf4 x = vload(w + j);
         mx = vsel(mx < x, x, mx);
         mn = vsel(x < mn, x, mn);
+        fin += x - x;
     }
+    if (vsum(fin) != 0.0f) return GROUP_NONFINITE;
     float w_min = mn[0], w_max = mx[0];
     for (int l = 1; l < 4; l++) {
         w_max = w_max < mx[l] ? mx[l] : w_max; /* std::max(w_max, x) */
@@ -233,17 +240,22 @@ JANG_FORCE_INLINE bool rtn_group(const float *w, const int G, int bits, const ja
     r->hi = w_max;
     r->scale = jang_round_dt(scale, dt);
     r->bias = jang_round_dt(bias, dt);
-    return isfinite(r->scale) && isfinite(r->bias);
+    return isfinite(r->scale) && isfinite(r->bias) ? GROUP_OK : GROUP_OVERFLOW;
 }
 
-/* Exact weighted squared error of codes q under the stored (s, b), in double (the final
- * comparison against RTN). */
+/* Exact weighted squared error of codes q under the stored (s, b), accumulated in double (the
+ * final comparison against RTN). */
 JANG_FORCE_INLINE double error_d(const float *w, const float *c, const int G, const uint8_t *q,
                                  float s, float b, const jang_dtype dt) {
+    const vf4 vs = vset(s), vb = vset(b);
     double e = 0;
-    for (int j = 0; j < G; j++) {
-        double d = (double)deq_value(s, b, (float)q[j], dt) - w[j];
-        e += (double)c[j] * d * d;
+    for (int j = 0; j < G; j += 4) {
+        vf4 qf = {(float)q[j], (float)q[j + 1], (float)q[j + 2], (float)q[j + 3]};
+        vf4 deq = vround_dt(vround_dt(vs * qf, dt) + vb, dt);
+        for (int l = 0; l < 4; l++) {
+            double d = (double)deq[l] - w[j + l];
+            e += (double)c[j + l] * d * d;
+        }
     }
     return e;
 }
@@ -316,20 +328,21 @@ static const float ones[JANG_AFFINE_MAX_GROUP] = {
 
 /* The MSE search for one group: q gets the chosen codes, r the stored scale and bias. The RTN
  * answer is the first candidate and is only replaced by a smaller exact error. */
-JANG_FORCE_INLINE bool mse_group(const float *w, const float *c, const int G, int bits,
-                                 const jang_dtype dt, int steps, uint8_t *q, group_result *r) {
-    if (!rtn_group(w, G, bits, dt, q, r)) return false;
+JANG_FORCE_INLINE int mse_group(const float *w, const float *c, const int G, int bits,
+                                const jang_dtype dt, int steps, uint8_t *q, group_result *r) {
+    int st = rtn_group(w, G, bits, dt, q, r);
+    if (st != GROUP_OK) return st;
     if (!c) c = ones;
     const float n_bins = (float)((1 << bits) - 1);
     const float range = r->hi - r->lo;
     double e_rtn = error_d(w, c, G, q, r->scale, r->bias, dt);
-    if (!(range > 0) || e_rtn == 0.0) return true;
+    if (!(range > 0) || e_rtn == 0.0) return GROUP_OK;
     double sw = 0, sx = 0;
     for (int j = 0; j < G; j++) {
         sw += c[j];
         sx += (double)c[j] * w[j];
     }
-    if (!(sw > 0)) return true;
+    if (!(sw > 0)) return GROUP_OK;
     float best = (float)e_rtn, best_s = 0, best_b = 0;
     bool found = false;
     ls_sums ls;
@@ -368,7 +381,7 @@ JANG_FORCE_INLINE bool mse_group(const float *w, const float *c, const int G, in
             r->bias = best_b;
         }
     }
-    return true;
+    return GROUP_OK;
 }
 
 /* ---- rows over a worker pool -------------------------------------------------------------- */
@@ -385,7 +398,7 @@ typedef struct {
     uint16_t *scales, *biases; /* (rows, cols/group) */
     /* per worker: first failure, as row * cols + col, or -1 */
     int64_t *bad;
-    int *bad_kind; /* 1: non-finite input, 2: scale/bias out of the dtype's range */
+    int *bad_kind; /* GROUP_NONFINITE or GROUP_OVERFLOW */
 } quant_job;
 
 JANG_FORCE_INLINE void quant_rows(quant_job *jb, int64_t r0, int64_t r1, const int G,
@@ -397,28 +410,17 @@ JANG_FORCE_INLINE void quant_rows(quant_job *jb, int64_t r0, int64_t r1, const i
         const float *row = jb->w + r * cols;
         for (int64_t g = 0; g < ng; g++) {
             const float *x = row + g * G;
-            /* any inf or nan has an all-ones exponent */
-            uint32_t e = 0;
-            for (int j = 0; j < G; j++) {
-                uint32_t u = jang_fbits(x[j]) & 0x7f800000u;
-                e = u > e ? u : e;
-            }
-            if (e == 0x7f800000u) {
+            group_result res;
+            int st = jb->method == JANG_AFFINE_MSE
+                         ? mse_group(x, jb->col_weight ? jb->col_weight + g * G : NULL, G, jb->bits,
+                                     dt, jb->steps, q, &res)
+                         : rtn_group(x, G, jb->bits, dt, q, &res);
+            if (st != GROUP_OK) {
                 int j = 0;
-                while (isfinite(x[j]))
+                while (st == GROUP_NONFINITE && isfinite(x[j]))
                     j++;
                 jb->bad[wid] = r * cols + g * G + j;
-                jb->bad_kind[wid] = 1;
-                return;
-            }
-            group_result res;
-            bool ok = jb->method == JANG_AFFINE_MSE
-                          ? mse_group(x, jb->col_weight ? jb->col_weight + g * G : NULL, G,
-                                      jb->bits, dt, jb->steps, q, &res)
-                          : rtn_group(x, G, jb->bits, dt, q, &res);
-            if (!ok) {
-                jb->bad[wid] = r * cols + g * G;
-                jb->bad_kind[wid] = 2;
+                jb->bad_kind[wid] = st;
                 return;
             }
             jb->scales[r * ng + g] = store_dt(res.scale, dt);
@@ -519,7 +521,7 @@ static jang_status quantize_impl(const char *fn, const float *w, int64_t rows, i
         }
     if (first >= 0) {
         long long r = (long long)(first / cols), c = (long long)(first % cols);
-        if (kind == 1)
+        if (kind == GROUP_NONFINITE)
             st = jang_fail(JANG_E_ARG, "%s: non-finite value %g at row %lld, column %lld", fn,
                            (double)w[first], r, c);
         else

@@ -599,6 +599,8 @@ jang_status jang_plan_make(const jang_alloc_tensor *tensors, int64_t n, const ja
     }
     if (opts->recipe == JANG_RECIPE_JANG)
         s = plan_jang(tensors, n, lower, m, opts, p);
+    else if (opts->recipe == JANG_RECIPE_TARGET_BPW)
+        s = jang_fail(JANG_E_ARG, "target-bpw plans are made by jang_budget_solve");
     else if ((unsigned)opts->recipe < JANG_RECIPE_COUNT)
         s = plan_mlx(tensors, n, m, opts, p);
     else

@@ -1,21 +1,38 @@
-/* pool.c — persistent pthread worker pool (see pool.h). Workers sleep on a condition variable
- * between runs; a generation counter tells them a new run has started. */
+/* pool.c — persistent pthread worker pool (see pool.h).
+ *
+ * A run publishes fn/ctx and bumps an atomic generation counter (release); workers spin on it
+ * for a while (a decode step issues a few hundred short runs back to back, and a futex wake-up
+ * costs microseconds per run) and then sleep on a condition variable. Completion is an atomic
+ * pending count the caller spins on, with the same fallback. The mutex/condvar pair is only
+ * touched by sleepers, so a run between busy workers makes no system call.
+ */
 #include "pool.h"
 #include "util.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
 #include <unistd.h>
+
+/* Pause iterations before a worker (or the waiting caller) goes to sleep: about 0.1-0.5 ms. */
+#define SPIN_ITERS 20000
+
+typedef struct {
+    void *ptr;
+    size_t cap;
+} scratch_slot;
 
 struct jang_pool {
     int n;
     pthread_t *threads;
     pthread_mutex_t mu;
     pthread_cond_t start, done;
-    uint64_t generation;
-    int pending;
-    bool quit;
-    jang_pool_fn fn;
+    _Atomic uint64_t generation;
+    _Atomic int pending;
+    _Atomic bool quit;
+    jang_pool_fn fn; /* published before the generation bump */
     void *ctx;
+    scratch_slot *scratch; /* (n + 1) */
 };
 
 typedef struct {
@@ -23,27 +40,39 @@ typedef struct {
     int id;
 } worker_arg;
 
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
 static void *worker_main(void *arg) {
     worker_arg wa = *(worker_arg *)arg;
     free(arg);
     jang_pool *p = wa.p;
     uint64_t seen = 0;
     for (;;) {
-        pthread_mutex_lock(&p->mu);
-        while (p->generation == seen && !p->quit)
-            pthread_cond_wait(&p->start, &p->mu);
-        if (p->quit) {
-            pthread_mutex_unlock(&p->mu);
-            return NULL;
+        uint64_t g = atomic_load_explicit(&p->generation, memory_order_acquire);
+        for (int i = 0; i < SPIN_ITERS && g == seen; i++) {
+            if (atomic_load_explicit(&p->quit, memory_order_relaxed)) break;
+            cpu_relax();
+            g = atomic_load_explicit(&p->generation, memory_order_acquire);
         }
-        seen = p->generation;
-        jang_pool_fn fn = p->fn;
-        void *ctx = p->ctx;
-        pthread_mutex_unlock(&p->mu);
-        fn(ctx, wa.id, p->n);
-        pthread_mutex_lock(&p->mu);
-        if (--p->pending == 0) pthread_cond_signal(&p->done);
-        pthread_mutex_unlock(&p->mu);
+        if (g == seen) {
+            pthread_mutex_lock(&p->mu);
+            while ((g = atomic_load_explicit(&p->generation, memory_order_acquire)) == seen &&
+                   !atomic_load(&p->quit))
+                pthread_cond_wait(&p->start, &p->mu);
+            pthread_mutex_unlock(&p->mu);
+        }
+        if (atomic_load(&p->quit)) return NULL;
+        seen = g;
+        p->fn(p->ctx, wa.id, p->n);
+        if (atomic_fetch_sub_explicit(&p->pending, 1, memory_order_acq_rel) == 1) {
+            pthread_mutex_lock(&p->mu);
+            pthread_cond_signal(&p->done);
+            pthread_mutex_unlock(&p->mu);
+        }
     }
 }
 
@@ -59,9 +88,14 @@ jang_pool *jang_pool_create(int n_threads) {
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->start, NULL);
     pthread_cond_init(&p->done, NULL);
+    atomic_init(&p->generation, 0);
+    atomic_init(&p->pending, 0);
+    atomic_init(&p->quit, false);
     p->threads = jang_calloc((size_t)n_threads, sizeof *p->threads, "thread pool");
-    if (!p->threads) {
-        free(p);
+    p->scratch = jang_calloc((size_t)n_threads + 1, sizeof *p->scratch, "thread pool");
+    if (!p->threads || !p->scratch) {
+        p->n = 1;
+        jang_pool_free(p);
         return NULL;
     }
     for (int i = 1; i < n_threads; i++) {
@@ -84,7 +118,7 @@ jang_pool *jang_pool_create(int n_threads) {
 void jang_pool_free(jang_pool *p) {
     if (!p) return;
     pthread_mutex_lock(&p->mu);
-    p->quit = true;
+    atomic_store(&p->quit, true);
     pthread_cond_broadcast(&p->start);
     pthread_mutex_unlock(&p->mu);
     for (int i = 1; i < p->n; i++)
@@ -92,6 +126,10 @@ void jang_pool_free(jang_pool *p) {
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->start);
     pthread_cond_destroy(&p->done);
+    if (p->scratch)
+        for (int i = 0; i <= p->n; i++)
+            free(p->scratch[i].ptr);
+    free(p->scratch);
     free(p->threads);
     free(p);
 }
@@ -103,16 +141,34 @@ void jang_pool_run(jang_pool *p, jang_pool_fn fn, void *ctx) {
         fn(ctx, 0, 1);
         return;
     }
-    pthread_mutex_lock(&p->mu);
     p->fn = fn;
     p->ctx = ctx;
-    p->pending = p->n - 1;
-    p->generation++;
-    pthread_cond_broadcast(&p->start);
+    atomic_store_explicit(&p->pending, p->n - 1, memory_order_relaxed);
+    pthread_mutex_lock(&p->mu);
+    atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
+    pthread_cond_broadcast(&p->start); /* cheap when nobody sleeps */
     pthread_mutex_unlock(&p->mu);
     fn(ctx, 0, p->n);
+    for (int i = 0; i < SPIN_ITERS; i++) {
+        if (atomic_load_explicit(&p->pending, memory_order_acquire) == 0) return;
+        cpu_relax();
+    }
     pthread_mutex_lock(&p->mu);
-    while (p->pending > 0)
+    while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0)
         pthread_cond_wait(&p->done, &p->mu);
     pthread_mutex_unlock(&p->mu);
+}
+
+void *jang_pool_scratch(jang_pool *p, int slot, size_t bytes) {
+    JANG_ASSERT(p && slot >= 0 && slot <= p->n);
+    scratch_slot *s = &p->scratch[slot];
+    if (bytes > s->cap) {
+        size_t cap = (bytes + 63) & ~(size_t)63;
+        if (cap < bytes) return NULL;
+        free(s->ptr);
+        s->ptr = aligned_alloc(64, cap);
+        s->cap = s->ptr ? cap : 0;
+        if (!s->ptr) jang_fail(JANG_E_NOMEM, "thread pool: no memory for %zu bytes of scratch", cap);
+    }
+    return s->ptr;
 }

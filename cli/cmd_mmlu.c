@@ -1,0 +1,229 @@
+/* cmd_mmlu.c — `jang mmlu -m MODEL`: MMLU accuracy with a 95% Wilson interval, per subject and
+ * overall, against chance (25%). --protocol jang200 (default): JANG's 200 questions, greedy
+ * answer letter through the chat template; --protocol full: every subject, 5-shot from the dev
+ * split, letter by log-likelihood. Data: --data DIR, default ../shared/data/mmlu.
+ * The work is in src/eval/mmlu.c. Tested by tests/test_eval.c (a tiny end-to-end run).
+ */
+#include "cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct {
+    const char *model, *data;
+    jang_mmlu_protocol protocol;
+    int64_t limit, max_new, ctx;
+    int threads;
+    bool verbose;
+} mmlu_opts;
+
+static void usage(FILE *f) {
+    fprintf(
+        f, "usage: jang mmlu -m MODEL [options]\n"
+           "  -m, --model PATH       GGUF file or model directory (HF, JANG, MLX)\n"
+           "      --data DIR         MMLU CSVs: DIR/test/*_test.csv, DIR/dev/*_dev.csv\n"
+           "                         (default ../shared/data/mmlu)\n"
+           "      --protocol P       jang200 (default): 10 subjects x 20 questions, greedy letter\n"
+           "                         through the chat template; full: all 57 subjects, 5-shot,\n"
+           "                         letter by log-likelihood\n"
+           "      --limit N          at most N questions per subject\n"
+           "      --max-new N        jang200 answer tokens (default 30, as jang_tools)\n"
+           "  -c, --ctx N            context (default: min(model, 4096)); longer prompts lose\n"
+           "                         tokens on the left\n"
+           "  -t, --threads N        threads (default: all CPUs)\n"
+           "  -v, --verbose          print every question's prediction (and jang200 response)\n");
+}
+
+static int parse_args(int argc, char **argv, mmlu_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->protocol = JANG_MMLU_JANG200;
+    o->max_new = 30;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        double x;
+#define OPT(s, l) (!strcmp(a, s) || !strcmp(a, l))
+#define NEEDV()                                                                                    \
+    do {                                                                                           \
+        if (!v) {                                                                                  \
+            fprintf(stderr, "jang mmlu: %s needs a value\n", a);                                   \
+            return 2;                                                                              \
+        }                                                                                          \
+        i++;                                                                                       \
+    } while (0)
+        if (OPT("-h", "--help")) {
+            usage(stdout);
+            return -1;
+        } else if (OPT("-m", "--model")) {
+            NEEDV();
+            o->model = v;
+        } else if (!strcmp(a, "--data")) {
+            NEEDV();
+            o->data = v;
+        } else if (!strcmp(a, "--protocol")) {
+            NEEDV();
+            if (!jang_mmlu_protocol_parse(v, &o->protocol)) {
+                fprintf(stderr, "jang mmlu: --protocol is jang200 or full, got '%s'\n", v);
+                return 2;
+            }
+        } else if (!strcmp(a, "--limit")) {
+            NEEDV();
+            if (!cli_parse_num("mmlu", a, v, 1, 1e9, &x)) return 2;
+            o->limit = (int64_t)x;
+        } else if (!strcmp(a, "--max-new")) {
+            NEEDV();
+            if (!cli_parse_num("mmlu", a, v, 1, 4096, &x)) return 2;
+            o->max_new = (int64_t)x;
+        } else if (OPT("-c", "--ctx")) {
+            NEEDV();
+            if (!cli_parse_num("mmlu", a, v, 16, 1 << 20, &x)) return 2;
+            o->ctx = (int64_t)x;
+        } else if (OPT("-t", "--threads")) {
+            NEEDV();
+            if (!cli_parse_num("mmlu", a, v, 1, 1024, &x)) return 2;
+            o->threads = (int)x;
+        } else if (OPT("-v", "--verbose")) {
+            o->verbose = true;
+        } else {
+            fprintf(stderr, "jang mmlu: unknown option '%s'\n", a);
+            usage(stderr);
+            return 2;
+        }
+#undef OPT
+#undef NEEDV
+    }
+    if (!o->model) {
+        fprintf(stderr, "jang mmlu: -m MODEL is required\n");
+        usage(stderr);
+        return 2;
+    }
+    return 0;
+}
+
+typedef struct {
+    bool verbose;
+    int64_t done, total;
+} progress;
+
+static void on_item(void *ud, const jang_mmlu *d, int64_t s, int64_t i, int pred,
+                    const char *response) {
+    progress *p = ud;
+    p->done++;
+    const jang_mmlu_subject *sj = &d->subjects[s];
+    if (p->verbose) {
+        printf("%s %lld: predicted %c, answer %c%s", sj->name, (long long)i + 1,
+               pred >= 0 ? 'A' + pred : '-', 'A' + sj->test[i].answer,
+               pred == sj->test[i].answer ? "  ok" : "");
+        if (response) {
+            printf("  | ");
+            for (const char *c = response; *c; c++)
+                putchar(*c == '\n' ? ' ' : *c);
+        }
+        printf("\n");
+        fflush(stdout);
+    }
+    fprintf(stderr, "\rjang mmlu: %lld/%lld", (long long)p->done, (long long)p->total);
+    if (p->done == p->total) fprintf(stderr, "\n");
+}
+
+static void print_row(const char *name, int64_t k, int64_t n) {
+    double lo, hi;
+    jang_wilson_interval(k, n, 1.96, &lo, &hi);
+    printf("%-38s %5lld / %-5lld  %6.2f%%  [%6.2f%%, %6.2f%%]%s\n", name, (long long)k,
+           (long long)n, n ? 100.0 * (double)k / (double)n : 0.0, 100 * lo, 100 * hi,
+           lo <= 0.25 ? "  (includes chance)" : "");
+}
+
+int cmd_mmlu(int argc, char **argv) {
+    mmlu_opts o;
+    int rc = parse_args(argc, argv, &o);
+    if (rc) return rc < 0 ? 0 : rc;
+    char dbuf[4096];
+    const char *dir = o.data ? o.data : cli_default_data("mmlu", dbuf, sizeof dbuf);
+    if (!dir) {
+        fprintf(stderr,
+                "jang mmlu: no MMLU data: %s is absent; pass --data DIR (DIR/test/*_test.csv "
+                "and DIR/dev/*_dev.csv)\n",
+                dbuf);
+        return 1;
+    }
+    jang_mmlu *d = NULL;
+    jang_gguf *g = NULL;
+    jang_tokenizer *tok = NULL;
+    jang_model *m = NULL;
+    jang_status s;
+    rc = 1;
+    if ((s = jang_mmlu_load(dir, o.protocol, o.limit, &d))) {
+        cli_error("mmlu", s);
+        goto done;
+    }
+    if ((s = cli_open_tokenizer(o.model, &g, &tok))) {
+        cli_error("mmlu", s);
+        goto done;
+    }
+    jang_chat_format cf;
+    if (o.protocol == JANG_MMLU_JANG200 &&
+        (s = jang_chat_detect(jang_tokenizer_chat_template(tok), &cf))) {
+        fprintf(stderr,
+                "jang mmlu: the jang200 protocol goes through the model's chat template: %s%s%s\n"
+                "(--protocol full needs none)\n",
+                jang_status_str(s), jang_last_error()[0] ? ": " : "", jang_last_error());
+        goto done;
+    }
+    jang_model_opts mo;
+    jang_model_opts_init(&mo);
+    mo.n_threads = o.threads;
+    mo.max_ctx = o.ctx;
+    if ((s = jang_model_open(o.model, &mo, &m))) {
+        cli_error("mmlu", s);
+        goto done;
+    }
+    progress pg = {o.verbose, 0, 0};
+    for (int64_t i = 0; i < d->n_subjects; i++)
+        pg.total += d->subjects[i].n_test;
+    fprintf(stderr, "jang mmlu: %s protocol, %lld subjects, %lld questions, data %s\n",
+            jang_mmlu_protocol_name(o.protocol), (long long)d->n_subjects, (long long)pg.total,
+            dir);
+    jang_mmlu_opts opt;
+    jang_mmlu_opts_init(&opt);
+    opt.chat = o.protocol == JANG_MMLU_JANG200 ? &cf : NULL;
+    opt.max_new = o.max_new;
+    opt.on_item = on_item;
+    opt.ud = &pg;
+    int64_t n_trunc = 0;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if ((s = jang_mmlu_run(m, tok, d, &opt, &n_trunc))) {
+        fprintf(stderr, "\n");
+        cli_error("mmlu", s);
+        goto done;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    printf("\nMMLU, %s protocol (%s): accuracy with 95%% Wilson interval; chance is 25%%\n",
+           jang_mmlu_protocol_name(o.protocol),
+           o.protocol == JANG_MMLU_JANG200 ? "greedy letter through the chat template"
+                                           : "5-shot, letter by log-likelihood");
+    int64_t k = 0, n = 0;
+    for (int64_t i = 0; i < d->n_subjects; i++) {
+        const jang_mmlu_subject *sj = &d->subjects[i];
+        print_row(sj->name, sj->n_correct, sj->n_answered);
+        k += sj->n_correct;
+        n += sj->n_answered;
+    }
+    printf("%.78s\n",
+           "------------------------------------------------------------------------------");
+    print_row("total", k, n);
+    if (n_trunc)
+        printf("%lld prompt(s) longer than the context lost tokens on the left (-c)\n",
+               (long long)n_trunc);
+    fprintf(stderr, "jang mmlu: %.1f s\n",
+            (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
+    rc = 0;
+done:
+    jang_model_close(m);
+    jang_tokenizer_free(tok);
+    jang_gguf_close(g);
+    jang_mmlu_free(d);
+    return rc;
+}

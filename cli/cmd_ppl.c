@@ -1,0 +1,319 @@
+/* cmd_ppl.c — `jang ppl -m MODEL -f TEXT`: perplexity over non-overlapping chunks as
+ * llama-perplexity computes it, optionally saving the run as a reference (--save-ref) or
+ * comparing against one (--ref: KL divergence, top-token agreement, Δp, PPL ratio).
+ * The text is read whole, one trailing newline dropped and tokenized with the model's rule for
+ * BOS (as llama-perplexity does); the numbers come from src/eval/ppl.c.
+ * Tested by tests/test_cli.c / tests/test_eval.c; cross-checked in docs/QUALITY.md.
+ */
+#include "cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct {
+    const char *model, *text, *save_ref, *ref;
+    int64_t n_ctx, n_chunks, n_batch;
+    int threads;
+    int topk, samples;
+    bool topk_set;
+} ppl_opts;
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: jang ppl -m MODEL -f TEXT [options]\n"
+            "  -m, --model PATH      GGUF file or model directory (HF, JANG, MLX)\n"
+            "  -f, --file PATH       the text (e.g. ../shared/data/wikitext-2-raw/wiki.test.raw)\n"
+            "  -c, --ctx N           tokens per chunk (default 512); the second half is scored\n"
+            "      --chunks N        evaluate only the first N chunks (default: all)\n"
+            "  -b, --batch N         tokens per forward call (default: the chunk)\n"
+            "  -t, --threads N       threads (default: all CPUs)\n"
+            "      --save-ref FILE   save this run as a reference (top-k log-probs + tail mass)\n"
+            "      --topk K          top tokens kept per position with --save-ref (default 32)\n"
+            "      --tail-samples M  tail tokens sampled per position with --save-ref (default\n"
+            "                        32; they make the KLD unbiased, 0 = top-k lower bound)\n"
+            "      --ref FILE        compare against a saved reference: KL divergence etc.\n");
+}
+
+static int parse_args(int argc, char **argv, ppl_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->n_ctx = 512;
+    o->topk = 32;
+    o->samples = 32;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        double x;
+#define OPT(s, l) (!strcmp(a, s) || !strcmp(a, l))
+#define NEEDV()                                                                                    \
+    do {                                                                                           \
+        if (!v) {                                                                                  \
+            fprintf(stderr, "jang ppl: %s needs a value\n", a);                                    \
+            return 2;                                                                              \
+        }                                                                                          \
+        i++;                                                                                       \
+    } while (0)
+        if (OPT("-h", "--help")) {
+            usage(stdout);
+            return -1;
+        } else if (OPT("-m", "--model")) {
+            NEEDV();
+            o->model = v;
+        } else if (OPT("-f", "--file")) {
+            NEEDV();
+            o->text = v;
+        } else if (OPT("-c", "--ctx")) {
+            NEEDV();
+            if (!cli_parse_num("ppl", a, v, 4, 1 << 20, &x)) return 2;
+            o->n_ctx = (int64_t)x;
+        } else if (!strcmp(a, "--chunks")) {
+            NEEDV();
+            if (!cli_parse_num("ppl", a, v, 1, 1e9, &x)) return 2;
+            o->n_chunks = (int64_t)x;
+        } else if (OPT("-b", "--batch")) {
+            NEEDV();
+            if (!cli_parse_num("ppl", a, v, 1, 1 << 20, &x)) return 2;
+            o->n_batch = (int64_t)x;
+        } else if (OPT("-t", "--threads")) {
+            NEEDV();
+            if (!cli_parse_num("ppl", a, v, 1, 1024, &x)) return 2;
+            o->threads = (int)x;
+        } else if (!strcmp(a, "--save-ref")) {
+            NEEDV();
+            o->save_ref = v;
+        } else if (!strcmp(a, "--ref")) {
+            NEEDV();
+            o->ref = v;
+        } else if (!strcmp(a, "--topk")) {
+            NEEDV();
+            if (!cli_parse_num("ppl", a, v, 1, JANG_REF_MAX_TOPK, &x)) return 2;
+            o->topk = (int)x;
+            o->topk_set = true;
+        } else if (!strcmp(a, "--tail-samples")) {
+            NEEDV();
+            if (!cli_parse_num("ppl", a, v, 0, JANG_REF_MAX_TOPK, &x)) return 2;
+            o->samples = (int)x;
+            o->topk_set = true;
+        } else {
+            fprintf(stderr, "jang ppl: unknown option '%s'\n", a);
+            usage(stderr);
+            return 2;
+        }
+#undef OPT
+#undef NEEDV
+    }
+    if (!o->model || !o->text) {
+        fprintf(stderr, "jang ppl: %s is required\n", !o->model ? "-m MODEL" : "-f TEXT");
+        usage(stderr);
+        return 2;
+    }
+    if (o->save_ref && o->ref) {
+        fprintf(stderr, "jang ppl: --save-ref and --ref exclude each other\n");
+        return 2;
+    }
+    if (o->topk_set && !o->save_ref) {
+        fprintf(stderr, "jang ppl: --topk and --tail-samples only apply with --save-ref\n");
+        return 2;
+    }
+    return 0;
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void on_chunk(void *ud, int64_t c, int64_t n, const jang_ppl_stats *st) {
+    (void)ud;
+    if (!st->has_ref) {
+        printf("[%lld]%.4f,", (long long)c + 1, st->ppl);
+        if (c + 1 == n) printf("\n");
+    } else {
+        if (c == 0)
+            printf("chunk        PPL        ln(PPL/PPL_base)      KL divergence        same top\n");
+        printf("%5lld  %9.4f  %10.5f ± %8.5f  %9.5f ± %8.5f  %6.2f%%\n", (long long)c + 1, st->ppl,
+               st->ln_ratio, st->ln_ratio_err, st->kld, st->kld_err, 100 * st->same_top);
+    }
+    fflush(stdout);
+}
+
+static void print_ref_stats(const jang_ppl_stats *st, const jang_ref_info *ri) {
+    printf("\n====== Perplexity statistics ======\n");
+    printf("Mean PPL(Q)                   : %10.6f ± %10.6f\n", st->ppl, st->ppl_err);
+    printf("Mean PPL(base)                : %10.6f ± %10.6f\n", st->ppl_base, st->ppl_base_err);
+    printf("Mean ln(PPL(Q)/PPL(base))     : %10.6f ± %10.6f\n", st->ln_ratio, st->ln_ratio_err);
+    printf("Mean PPL(Q)/PPL(base)         : %10.6f ± %10.6f\n", st->ppl_ratio, st->ppl_ratio_err);
+    printf("\n====== KL divergence statistics ======\n");
+    printf("Mean    KLD: %10.6f ± %10.6f\n", st->kld, st->kld_err);
+    printf("Maximum KLD: %10.6f\n", st->kld_max);
+    printf("99.9%%   KLD: %10.6f\n", st->kld_q999);
+    printf("99.0%%   KLD: %10.6f\n", st->kld_q99);
+    printf("90.0%%   KLD: %10.6f\n", st->kld_q90);
+    printf("Median  KLD: %10.6f\n", st->kld_median);
+    printf("Minimum KLD: %10.6f\n", st->kld_min);
+    if (ri->n_samples > 0)
+        printf("(reference: top-%d + tail mass + %d tail samples per position: an unbiased KLD\n"
+               " estimate; the top-%d + tail-mass lower bound is %.6f; mean tail mass %.4f)\n",
+               ri->topk, ri->n_samples, ri->topk, st->kld_lower, st->tail_mean);
+    else
+        printf("(reference: top-%d + tail mass per position: the KLD is a lower bound, short by\n"
+               " the tail mass (mean %.4f, max %.4f) times the divergence inside the tail)\n",
+               ri->topk, st->tail_mean, st->tail_max);
+    printf("\n====== Token probability statistics ======\n");
+    printf("Mean    Δp: %6.3f ± %5.3f %%\n", 100 * st->dp, 100 * st->dp_err);
+    printf("RMS Δp    : %6.3f ± %5.3f %%\n", 100 * st->dp_rms, 100 * st->dp_rms_err);
+    printf("Same top p: %6.3f ± %5.3f %%\n", 100 * st->same_top, 100 * st->same_top_err);
+}
+
+int cmd_ppl(int argc, char **argv) {
+    ppl_opts o;
+    int rc = parse_args(argc, argv, &o);
+    if (rc) return rc < 0 ? 0 : rc;
+    jang_gguf *g = NULL;
+    jang_tokenizer *tok = NULL;
+    jang_model *m = NULL;
+    jang_ref *ref = NULL;
+    jang_ref_writer *w = NULL;
+    char *text = NULL;
+    int32_t *ids = NULL;
+    jang_status s;
+    rc = 1;
+    /* the text: hashed as read, then one trailing newline dropped (llama-perplexity's -f) */
+    FILE *f = fopen(o.text, "rb");
+    if (!f) {
+        fprintf(stderr, "jang ppl: cannot open %s\n", o.text);
+        goto done;
+    }
+    size_t cap = 1 << 20, len = 0;
+    text = malloc(cap);
+    for (size_t got; text && (got = fread(text + len, 1, cap - len, f)) > 0;) {
+        len += got;
+        if (len == cap) {
+            char *nt = realloc(text, cap *= 2);
+            if (!nt) free(text);
+            text = nt;
+        }
+    }
+    bool read_err = ferror(f);
+    fclose(f);
+    if (!text || read_err) {
+        fprintf(stderr, "jang ppl: cannot read %s\n", o.text);
+        goto done;
+    }
+    jang_ref_info info;
+    memset(&info, 0, sizeof info);
+    jang_sha256(text, len, info.text_sha256);
+    if (len > 0 && text[len - 1] == '\n') len--;
+    if ((s = cli_open_tokenizer(o.model, &g, &tok))) {
+        cli_error("ppl", s);
+        goto done;
+    }
+    int64_t n_ids = 0;
+    double t0 = now_s();
+    if ((s = jang_tokenizer_encode(tok, text, len, JANG_ENCODE_ADD_SPECIAL, &ids, &n_ids))) {
+        cli_error("ppl", s);
+        goto done;
+    }
+    double t_tok = now_s() - t0;
+    jang_tokenizer_fingerprint(tok, info.vocab_sha256);
+    info.n_text_tokens = n_ids;
+    info.n_ctx = (int32_t)o.n_ctx;
+    info.n_scored = (int32_t)(o.n_ctx - 1 - o.n_ctx / 2);
+    info.bos = jang_tokenizer_adds_bos(tok) ? jang_tokenizer_bos(tok) : -1;
+    int64_t max_chunks = jang_ppl_max_chunks(n_ids, o.n_ctx);
+    if (max_chunks == 0) {
+        fprintf(stderr, "jang ppl: %s gives %lld tokens; a context of %lld needs at least %lld\n",
+                o.text, (long long)n_ids, (long long)o.n_ctx, (long long)(2 * o.n_ctx));
+        goto done;
+    }
+    int64_t n_chunks = o.n_chunks > 0 && o.n_chunks < max_chunks ? o.n_chunks : max_chunks;
+    if (o.ref) {
+        if ((s = jang_ref_open(o.ref, &ref))) {
+            cli_error("ppl", s);
+            goto done;
+        }
+        const jang_ref_info *ri = jang_ref_get_info(ref);
+        if (o.n_chunks > ri->n_chunks) {
+            fprintf(stderr, "jang ppl: --chunks %lld, but %s holds only %d chunks\n",
+                    (long long)o.n_chunks, o.ref, ri->n_chunks);
+            goto done;
+        }
+        if (n_chunks > ri->n_chunks) n_chunks = ri->n_chunks;
+    }
+    jang_model_opts mo;
+    jang_model_opts_init(&mo);
+    mo.n_threads = o.threads;
+    mo.max_ctx = o.n_ctx;
+    if ((s = jang_model_open(o.model, &mo, &m))) {
+        cli_error("ppl", s);
+        goto done;
+    }
+    const jang_model_desc *d = jang_model_get_desc(m);
+    info.n_vocab = (int32_t)d->vocab_size;
+    if (o.ref && (s = jang_ref_check(ref, &info))) {
+        fprintf(stderr, "jang ppl: %s does not fit this run: %s\n", o.ref, jang_last_error());
+        goto done;
+    }
+    if (o.save_ref) {
+        snprintf(info.model, sizeof info.model, "%s", o.model);
+        info.n_chunks = (int32_t)n_chunks;
+        info.topk = o.topk < info.n_vocab ? o.topk : info.n_vocab;
+        info.n_samples = info.topk < info.n_vocab ? o.samples : 0;
+        if ((s = jang_ref_writer_open(o.save_ref, &info, &w))) {
+            cli_error("ppl", s);
+            goto done;
+        }
+    }
+    fprintf(stderr,
+            "jang ppl: %s: %lld tokens (tokenized in %.2f s), %lld chunks of %lld, scoring %d "
+            "each, BOS %s\n",
+            o.text, (long long)n_ids, t_tok, (long long)n_chunks, (long long)o.n_ctx, info.n_scored,
+            info.bos >= 0 ? "at each chunk start" : "none");
+    if (o.ref)
+        fprintf(stderr, "jang ppl: reference %s (model %s, top-%d + %d tail samples)\n", o.ref,
+                jang_ref_get_info(ref)->model, jang_ref_get_info(ref)->topk,
+                jang_ref_get_info(ref)->n_samples);
+    jang_ppl_opts po;
+    jang_ppl_opts_init(&po);
+    po.n_ctx = o.n_ctx;
+    po.n_chunks = n_chunks;
+    po.n_batch = o.n_batch;
+    po.bos = info.bos;
+    po.on_chunk = on_chunk;
+    jang_ppl_stats st;
+    double t1 = now_s();
+    s = jang_ppl_run(m, ids, n_ids, &po, w, ref, &st);
+    if (s) {
+        printf("\n");
+        cli_error("ppl", s);
+        goto done;
+    }
+    double t_run = now_s() - t1;
+    if (w) {
+        s = jang_ref_writer_finish(w);
+        w = NULL;
+        if (s) {
+            cli_error("ppl", s);
+            goto done;
+        }
+    }
+    if (ref) print_ref_stats(&st, jang_ref_get_info(ref));
+    printf("\nFinal estimate: PPL = %.4f +/- %.5f  (%lld positions, %lld chunks of %lld)\n", st.ppl,
+           st.ppl_err, (long long)st.count, (long long)n_chunks, (long long)o.n_ctx);
+    if (o.save_ref)
+        printf("reference saved to %s (top-%d + %d tail samples)\n", o.save_ref, info.topk,
+               info.n_samples);
+    fprintf(stderr, "jang ppl: %.1f s, %.1f tokens/s\n", t_run,
+            t_run > 0 ? (double)(n_chunks * (o.n_ctx - 1)) / t_run : 0.0);
+    rc = 0;
+done:
+    jang_ref_writer_abort(w);
+    jang_ref_close(ref);
+    free(ids);
+    free(text);
+    jang_model_close(m);
+    jang_tokenizer_free(tok);
+    jang_gguf_close(g);
+    return rc;
+}

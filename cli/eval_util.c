@@ -1,0 +1,64 @@
+/* eval_util.c — helpers shared by the evaluation commands (cmd_ppl.c, cmd_mmlu.c,
+ * cmd_hellaswag.c): number arguments, the tokenizer of a model path, the default data folders
+ * under ../shared/data. Tested through tests/test_cli.c and tests/test_eval.c.
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+bool cli_parse_num(const char *cmd, const char *opt, const char *s, double lo, double hi,
+                   double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s ? s : "", &end);
+    if (!s || end == s || *end || errno || !(v >= lo && v <= hi)) {
+        fprintf(stderr, "jang %s: %s expects a number in [%g, %g], got '%s'\n", cmd, opt, lo, hi,
+                s ? s : "");
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+jang_status cli_open_tokenizer(const char *path, jang_gguf **g, jang_tokenizer **tok) {
+    *g = NULL;
+    *tok = NULL;
+    FILE *f = fopen(path, "rb");
+    char magic[4] = {0};
+    bool gguf = f && fread(magic, 1, 4, f) == 4 && !memcmp(magic, "GGUF", 4);
+    if (f) fclose(f);
+    if (!gguf) return jang_tokenizer_from_hf(path, tok);
+    jang_status s = jang_gguf_open(path, g);
+    return s ? s : jang_tokenizer_from_gguf(*g, tok);
+}
+
+static bool is_dir(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+const char *cli_default_data(const char *sub, char *buf, size_t cap) {
+    /* from the repository root (where make and the docs run it), then beside the binary
+     * (build/jang -> ../../shared) */
+    snprintf(buf, cap, "../shared/data/%s", sub);
+    if (is_dir(buf)) return buf;
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = '\0';
+            snprintf(buf, cap, "%s/../../shared/data/%s", exe, sub);
+            if (is_dir(buf)) return buf;
+        }
+    }
+    snprintf(buf, cap, "../shared/data/%s", sub);
+    return NULL;
+}

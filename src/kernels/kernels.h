@@ -1,0 +1,90 @@
+/* kernels.h — the CPU kernel tables behind jang_matmul and their run-time dispatch.
+ *
+ * One table per ISA (scalar = the reference of matmul.c, avx2, avx512), each compiled in its own
+ * file with its own flags (kernels_avx2.c, kernels_avx512.c) from the one generic body in
+ * kernels_body.h. A table row exists for every (bits x group) of the affine qtype table
+ * (quant.h) and for the plain F32/F16/BF16 kinds. jang_kernels_init() picks the best table the CPU
+ * supports once (JANG_ISA=scalar|avx2|avx512 forces one; an unsupported or unknown name is an
+ * error). Tested by tests/test_kernels.c (every row of every table available here against the
+ * scalar reference).
+ */
+#ifndef JANG_KERNELS_H
+#define JANG_KERNELS_H
+
+#include "matmul.h"
+
+#define JANG_ISA_MAP(X)                                                                            \
+    X(SCALAR, "scalar")                                                                            \
+    X(AVX2, "avx2")                                                                                \
+    X(AVX512, "avx512")
+
+typedef enum {
+#define JANG_X_(e, s) JANG_ISA_##e,
+    JANG_ISA_MAP(JANG_X_)
+#undef JANG_X_
+        JANG_ISA_COUNT
+} jang_isa;
+
+/* One matmul call as the kernels see it. The driver (matmul.c) fills the activation side once per
+ * call (prep), then every worker computes its rows. For affine weights the activations are
+ * quantized per (token, group) to int16 in the order the ISA's unpack produces codes:
+ *   xq (n, cols) int16, dx (n, ng) step of the int16 grid, sx (n, ng) exact f32 sum of the group;
+ * so that y[t,r] = sum_g scale[r,g] * dx[t,g] * sum_{c in g} q[r,c] * xq[t,c]
+ *                + sum_g bias[r,g] * sx[t,g]. */
+typedef struct jang_kjob {
+    const jang_weight *w;
+    const float *x; /* (n, cols) f32 activations */
+    const float *bias;
+    float *y; /* (n, rows) */
+    int64_t n;
+    int16_t *xq;
+    float *dx, *sx;
+} jang_kjob;
+
+/* Computes rows [r0, r1) of y for all n tokens; scratch holds jang_kernel_scratch_bytes(). */
+typedef void (*jang_krows_fn)(const jang_kjob *j, int64_t r0, int64_t r1, void *scratch);
+/* Fills xq, dx, sx for tokens [t0, t1). */
+typedef void (*jang_kprep_fn)(const jang_kjob *j, int64_t t0, int64_t t1);
+
+typedef struct {
+    jang_krows_fn rows;
+    jang_kprep_fn prep; /* NULL: the rows function reads x directly (scalar ISA) */
+} jang_affine_kernel;
+
+/* A table row per code width (indexed by bits; NULL rows for widths quant.h does not list); each
+ * handles every group size of quant.h's map. */
+typedef struct jang_kernels {
+    const char *name;
+    jang_affine_kernel affine[9];
+    jang_krows_fn plain[3]; /* JANG_WK_F32, F16, BF16 */
+} jang_kernels;
+
+/* The tables (those not compiled or not usable here are still defined; ask jang_isa_supported). */
+extern const jang_kernels jang_kernels_scalar, jang_kernels_avx2, jang_kernels_avx512;
+
+const char *jang_isa_name(jang_isa isa);
+/* Whether this CPU can run the table of `isa`. */
+bool jang_isa_supported(jang_isa isa);
+const jang_kernels *jang_isa_kernels(jang_isa isa);
+
+/* The ISA named `name` ("scalar", "avx2", "avx512"): JANG_E_ARG for an unknown name,
+ * JANG_E_UNSUPPORTED for one this CPU cannot run. */
+jang_status jang_isa_from_name(const char *name, jang_isa *out);
+/* Chooses the table once (thread-safe, idempotent): JANG_ISA if set, else the best supported.
+ * JANG_E_ARG for an unknown JANG_ISA, JANG_E_UNSUPPORTED for one this CPU cannot run. */
+jang_status jang_kernels_init(void);
+/* The chosen ISA (calls jang_kernels_init; aborts if it failed). */
+jang_isa jang_isa_active(void);
+
+/* jang_matmul with an explicit table (tests and benchmarks). */
+void jang_matmul_isa(jang_pool *pool, jang_isa isa, const jang_weight *w, const float *x,
+                     int64_t n, const float *bias, float *y);
+
+/* Per-worker scratch a rows function may use: the f32 scales and biases of a row tile and a
+ * padded copy of the last rows (the unpackers read up to JANG_KERNEL_OVERREAD bytes past a block,
+ * never past the matrix: rows near its end are copied first). */
+#define JANG_KERNEL_MAX_TILE_ROWS 8
+#define JANG_KERNEL_OVERREAD 64
+size_t jang_kernel_scratch_bytes(const jang_weight *w);
+
+#endif

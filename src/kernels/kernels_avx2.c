@@ -1,0 +1,155 @@
+/* kernels_avx2.c — the AVX2 + FMA + F16C table: vector primitives for kernels_body.h, compiled
+ * with -mavx2 -mfma -mf16c (Makefile, per-file flags) and used only when cpuid says so
+ * (matmul.c). 16 int16 lanes per vector: a 4-bit block is 16 bytes zero-extended to 16 lanes
+ * (low nibbles, then v >> 4), 8-bit is one zero-extension, 2-bit shifts the same lanes by 0/2/4/6
+ * (vpsrlvd on the two halves for group 32), and 3/5/6-bit gather each code's two bytes with
+ * vpshufb and left-align them with vpmullw by 2^(16-bits-shift) before one vpsrlw.
+ * Tested by tests/test_kernels.c.
+ */
+#define KB_L 16
+#include "kernels_isa.h"
+
+#include <immintrin.h>
+
+#define KB_FL 8
+#define KB_FN(name) name##_avx2
+typedef __m256i kb_vi;
+typedef __m256 kb_vf;
+
+static inline kb_vi kb_izero(void) { return _mm256_setzero_si256(); }
+static inline kb_vf kb_fzero(void) { return _mm256_setzero_ps(); }
+
+static inline kb_vi kb_dot(kb_vi acc, kb_vi w, const int16_t *x) {
+    acc = _mm256_add_epi32(acc, _mm256_madd_epi16(w, _mm256_loadu_si256((const __m256i *)x)));
+    /* keep the sums in program order: GCC's reassociation of the integer adds otherwise keeps
+     * every product of a group alive at once and spills */
+    __asm__("" : "+x"(acc));
+    return acc;
+}
+
+static inline kb_vf kb_fma_is(kb_vf acc, kb_vi i, float s) {
+    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(i), _mm256_set1_ps(s), acc);
+}
+
+static inline kb_vf kb_fmadd(kb_vf a, kb_vf b, kb_vf c) { return _mm256_fmadd_ps(a, b, c); }
+static inline kb_vf kb_loadf(const float *p) { return _mm256_loadu_ps(p); }
+
+static inline float kb_hsum(kb_vf v) {
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_add_ss(h, _mm_movehdup_ps(h));
+    return _mm_cvtss_f32(h);
+}
+
+/* 8 scales (f16 or bf16) as f32 */
+static inline __m256 kb_cvt8(const uint16_t *p, bool bf16) {
+    __m128i h = _mm_loadu_si128((const __m128i *)p);
+    if (bf16) return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+    return _mm256_cvtph_ps(h);
+}
+
+static inline kb_vf kb_loadw(const int kind, const uint8_t *p) {
+    if (kind == JANG_WK_F32) return _mm256_loadu_ps((const float *)p);
+    return kb_cvt8((const uint16_t *)p, kind == JANG_WK_BF16);
+}
+
+/* dst[i] = f32(src[i]) * (mul ? mul[i] : 1) for n scales of dtype dt (F16 or BF16) */
+static inline void kb_cvt_halfs(const uint16_t *src, jang_dtype dt, int64_t n, const float *mul,
+                                float *dst) {
+    const bool bf = dt == JANG_DT_BF16;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = kb_cvt8(src + i, bf);
+        if (mul) v = _mm256_mul_ps(v, _mm256_loadu_ps(mul + i));
+        _mm256_storeu_ps(dst + i, v);
+    }
+    for (; i < n; i++) {
+        float v = bf ? jang_bf16_to_f32(src[i]) : jang_f16_to_f32(src[i]);
+        dst[i] = mul ? v * mul[i] : v;
+    }
+}
+
+static inline float kb_dotf(const float *a, const float *b, int64_t n) {
+    __m256 acc = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc);
+    float s = kb_hsum(acc);
+    for (; i < n; i++)
+        s += a[i] * b[i];
+    return s;
+}
+
+/* max |x| and sum x over n (a multiple of 16) */
+static inline void kb_absmax_sum(const float *x, int64_t n, float *amax, float *sum) {
+    const __m256 abs = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    __m256 m0 = _mm256_setzero_ps(), m1 = m0, s0 = m0, s1 = m0;
+    for (int64_t i = 0; i < n; i += 16) {
+        __m256 a = _mm256_loadu_ps(x + i), b = _mm256_loadu_ps(x + i + 8);
+        m0 = _mm256_max_ps(m0, _mm256_and_ps(a, abs));
+        m1 = _mm256_max_ps(m1, _mm256_and_ps(b, abs));
+        s0 = _mm256_add_ps(s0, a);
+        s1 = _mm256_add_ps(s1, b);
+    }
+    m0 = _mm256_max_ps(m0, m1);
+    __m128 h = _mm_max_ps(_mm256_castps256_ps128(m0), _mm256_extractf128_ps(m0, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_max_ss(h, _mm_movehdup_ps(h));
+    *amax = _mm_cvtss_f32(h);
+    *sum = kb_hsum(_mm256_add_ps(s0, s1));
+}
+
+/* out[i] = rint(x[i] * inv) as int16 for n (a multiple of 16) values with |x * inv| <= 32767 */
+static inline void kb_quant16(const float *x, float inv, int64_t n, int16_t *out) {
+    const __m256 s = _mm256_set1_ps(inv);
+    for (int64_t i = 0; i < n; i += 16) {
+        __m256i a = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + i), s));
+        __m256i b = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + i + 8), s));
+        __m256i p = _mm256_permute4x64_epi64(_mm256_packs_epi32(a, b), 0xd8);
+        _mm256_storeu_si256((__m256i *)(out + i), p);
+    }
+}
+
+/* One block of codes at p (see kernels_body.h for the order). */
+static inline __attribute__((always_inline)) void kb_unpack(const uint8_t *p, const int bits,
+                                                            const int group, kb_vi *out) {
+    if (KB_ALIGNED(bits)) {
+        const int B = KB_BYTES(bits, group), NV = KB_NV(bits, group);
+        const __m256i mask = _mm256_set1_epi16((short)((1 << bits) - 1));
+        if (B == 16) {
+            const __m256i v = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)p));
+            for (int j = 0; j < NV; j++) {
+                const int s = j * bits;
+                __m256i u = s ? _mm256_srli_epi16(v, s) : v;
+                out[j] = s + bits < 8 ? _mm256_and_si256(u, mask) : u;
+            }
+        } else { /* 8 bytes in both halves: shifts 2j (low half) and 2j+1 (high half) */
+            const __m128i b8 = _mm_loadl_epi64((const __m128i *)p);
+            const __m256i v = _mm256_cvtepu8_epi16(_mm_unpacklo_epi64(b8, b8));
+            for (int j = 0; j < NV; j++) {
+                const int s0 = 2 * j * bits, s1 = (2 * j + 1) * bits;
+                const __m256i cnt = _mm256_setr_epi32(s0, s0, s0, s0, s1, s1, s1, s1);
+                out[j] = _mm256_and_si256(_mm256_srlv_epi32(v, cnt), mask);
+            }
+        }
+        return;
+    }
+    /* 3, 5, 6 bits: lane l = code l, from bytes (l*bits)/8 and +1, shift (l*bits)%8 */
+#define SH_(l) (char)((l) * bits / 8), (char)((l) * bits / 8 + 1)
+#define MU_(l) (short)(1 << (16 - bits - (l) * bits % 8))
+    const __m256i shuf = _mm256_setr_epi8(SH_(0), SH_(1), SH_(2), SH_(3), SH_(4), SH_(5), SH_(6),
+                                          SH_(7), SH_(8), SH_(9), SH_(10), SH_(11), SH_(12),
+                                          SH_(13), SH_(14), SH_(15));
+    const __m256i mul = _mm256_setr_epi16(MU_(0), MU_(1), MU_(2), MU_(3), MU_(4), MU_(5), MU_(6),
+                                          MU_(7), MU_(8), MU_(9), MU_(10), MU_(11), MU_(12),
+                                          MU_(13), MU_(14), MU_(15));
+#undef SH_
+#undef MU_
+    __m256i v = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)p));
+    v = _mm256_mullo_epi16(_mm256_shuffle_epi8(v, shuf), mul);
+    out[0] = _mm256_srli_epi16(v, 16 - bits);
+}
+
+#include "kernels_body.h"
+
+KB_TABLE(jang_kernels_avx2, "avx2");

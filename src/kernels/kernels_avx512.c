@@ -1,0 +1,153 @@
+/* kernels_avx512.c — the AVX-512 (F + BW + VL, with F16C) table: vector primitives for
+ * kernels_body.h, compiled with -mavx512f -mavx512bw -mavx512vl -mfma -mf16c (Makefile) and used
+ * only when cpuid says so (matmul.c). 32 int16 lanes per vector: byte-aligned widths zero-extend
+ * up to 32 bytes to lanes and shift them with vpsrlvw (per-lane counts when the bytes repeat);
+ * 3/5/6-bit codes take each 256-bit half's 16 codes from a broadcast 16-byte window with vpshufb,
+ * then vpsrlvw and a mask. VNNI (vpdpwssd) would fuse pmaddwd + add but is not in every AVX-512
+ * CPU; not used. Tested by tests/test_kernels.c (on the device machine: this dev box has no
+ * AVX-512).
+ */
+#define KB_L 32
+#include "kernels_isa.h"
+
+#include <immintrin.h>
+
+#define KB_FL 16
+#define KB_FN(name) name##_avx512
+typedef __m512i kb_vi;
+typedef __m512 kb_vf;
+
+static inline kb_vi kb_izero(void) { return _mm512_setzero_si512(); }
+static inline kb_vf kb_fzero(void) { return _mm512_setzero_ps(); }
+
+static inline kb_vi kb_dot(kb_vi acc, kb_vi w, const int16_t *x) {
+    acc = _mm512_add_epi32(acc, _mm512_madd_epi16(w, _mm512_loadu_si512(x)));
+    __asm__("" : "+v"(acc)); /* keep the sums in program order (see kernels_avx2.c) */
+    return acc;
+}
+
+static inline kb_vf kb_fma_is(kb_vf acc, kb_vi i, float s) {
+    return _mm512_fmadd_ps(_mm512_cvtepi32_ps(i), _mm512_set1_ps(s), acc);
+}
+
+static inline kb_vf kb_fmadd(kb_vf a, kb_vf b, kb_vf c) { return _mm512_fmadd_ps(a, b, c); }
+static inline kb_vf kb_loadf(const float *p) { return _mm512_loadu_ps(p); }
+static inline float kb_hsum(kb_vf v) { return _mm512_reduce_add_ps(v); }
+
+/* 16 halves (f16 or bf16) as f32 */
+static inline __m512 kb_cvt16(const uint16_t *p, bool bf16) {
+    __m256i h = _mm256_loadu_si256((const __m256i *)p);
+    if (bf16) return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+    return _mm512_cvtph_ps(h);
+}
+
+static inline kb_vf kb_loadw(const int kind, const uint8_t *p) {
+    if (kind == JANG_WK_F32) return _mm512_loadu_ps((const float *)p);
+    return kb_cvt16((const uint16_t *)p, kind == JANG_WK_BF16);
+}
+
+static inline void kb_cvt_halfs(const uint16_t *src, jang_dtype dt, int64_t n, const float *mul,
+                                float *dst) {
+    const bool bf = dt == JANG_DT_BF16;
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 v = kb_cvt16(src + i, bf);
+        if (mul) v = _mm512_mul_ps(v, _mm512_loadu_ps(mul + i));
+        _mm512_storeu_ps(dst + i, v);
+    }
+    for (; i < n; i++) {
+        float v = bf ? jang_bf16_to_f32(src[i]) : jang_f16_to_f32(src[i]);
+        dst[i] = mul ? v * mul[i] : v;
+    }
+}
+
+static inline float kb_dotf(const float *a, const float *b, int64_t n) {
+    __m512 acc = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        acc = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), acc);
+    float s = _mm512_reduce_add_ps(acc);
+    for (; i < n; i++)
+        s += a[i] * b[i];
+    return s;
+}
+
+/* max |x| and sum x over n (a multiple of 16) */
+static inline void kb_absmax_sum(const float *x, int64_t n, float *amax, float *sum) {
+    __m512 m = _mm512_setzero_ps(), s = m;
+    for (int64_t i = 0; i < n; i += 16) {
+        __m512 a = _mm512_loadu_ps(x + i);
+        m = _mm512_max_ps(m, _mm512_abs_ps(a));
+        s = _mm512_add_ps(s, a);
+    }
+    *amax = _mm512_reduce_max_ps(m);
+    *sum = _mm512_reduce_add_ps(s);
+}
+
+/* out[i] = rint(x[i] * inv) as int16 for n (a multiple of 16) values with |x * inv| <= 32767 */
+static inline void kb_quant16(const float *x, float inv, int64_t n, int16_t *out) {
+    const __m512 s = _mm512_set1_ps(inv);
+    for (int64_t i = 0; i < n; i += 16) {
+        __m512i a = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(x + i), s));
+        _mm256_storeu_si256((__m256i *)(out + i), _mm512_cvtsepi32_epi16(a));
+    }
+}
+
+/* 32 int16 lanes from 16-bit values v(l), l = 0..31 (as 16 dwords, low lane first) */
+#define KB_W2_(v, l) (int)(((unsigned)(v(l)) & 0xffff) | ((unsigned)(v((l) + 1)) << 16))
+#define KB_EPI16_(v)                                                                               \
+    _mm512_setr_epi32(KB_W2_(v, 0), KB_W2_(v, 2), KB_W2_(v, 4), KB_W2_(v, 6), KB_W2_(v, 8),        \
+                      KB_W2_(v, 10), KB_W2_(v, 12), KB_W2_(v, 14), KB_W2_(v, 16), KB_W2_(v, 18),   \
+                      KB_W2_(v, 20), KB_W2_(v, 22), KB_W2_(v, 24), KB_W2_(v, 26), KB_W2_(v, 28),   \
+                      KB_W2_(v, 30))
+
+/* One block of codes at p (see kernels_body.h for the order). */
+static inline __attribute__((always_inline)) void kb_unpack(const uint8_t *p, const int bits,
+                                                            const int group, kb_vi *out) {
+    if (KB_ALIGNED(bits)) {
+        const int B = KB_BYTES(bits, group), NV = KB_NV(bits, group);
+        const __m512i mask = _mm512_set1_epi16((short)((1 << bits) - 1));
+        __m512i v;
+        if (B == 32) {
+            v = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)p));
+        } else if (B == 16) {
+            v = _mm512_cvtepu8_epi16(
+                _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)p)));
+        } else { /* 8 bytes, 4 times */
+            uint64_t q;
+            memcpy(&q, p, 8);
+            v = _mm512_cvtepu8_epi16(_mm256_set1_epi64x((long long)q));
+        }
+        for (int j = 0; j < NV; j++) {
+            if (B == 32) {
+                const int s = j * bits;
+                __m512i u = s ? _mm512_srli_epi16(v, s) : v;
+                out[j] = s + bits < 8 ? _mm512_and_si512(u, mask) : u;
+            } else { /* lane l: shift (j*(32/B) + l/B) * bits */
+#define KB_SHIFT_(l) ((j * (KB_L / B) + (l) / B) * bits)
+                out[j] = _mm512_and_si512(_mm512_srlv_epi16(v, KB_EPI16_(KB_SHIFT_)), mask);
+#undef KB_SHIFT_
+            }
+        }
+        return;
+    }
+    /* 3, 5, 6 bits: half h holds codes 16h..16h+15 from the 16 bytes at p + 2*bits*h; lane l of
+     * a half takes bytes (l*bits)/8 and +1 of its window and shifts by (l*bits)%8 */
+#define SH_(l) (char)((l) * bits / 8), (char)((l) * bits / 8 + 1)
+    const __m512i shuf = _mm512_broadcast_i64x4(_mm256_setr_epi8(
+        SH_(0), SH_(1), SH_(2), SH_(3), SH_(4), SH_(5), SH_(6), SH_(7), SH_(8), SH_(9), SH_(10),
+        SH_(11), SH_(12), SH_(13), SH_(14), SH_(15)));
+#undef SH_
+#define KB_SHIFT_(l) (((l) % 16) * bits % 8)
+    const __m512i cnt = KB_EPI16_(KB_SHIFT_);
+#undef KB_SHIFT_
+    const __m512i mask = _mm512_set1_epi16((short)((1 << bits) - 1));
+    __m256i lo = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)p));
+    __m256i hi = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(p + 2 * bits)));
+    __m512i v = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+    out[0] = _mm512_and_si512(_mm512_srlv_epi16(_mm512_shuffle_epi8(v, shuf), cnt), mask);
+}
+
+#include "kernels_body.h"
+
+KB_TABLE(jang_kernels_avx512, "avx512");

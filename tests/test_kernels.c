@@ -1,0 +1,302 @@
+/* test_kernels.c — every kernel table this CPU can run against the scalar reference
+ * (kernels_scalar.c): affine weights for every (bits x group x scale dtype), plain F32/F16/BF16,
+ * random data, odd shapes (rows not a multiple of any tile, 1..9 groups per row) and 1, 2, 3, 7, 16
+ * and 33 tokens, on a 2-thread pool; and JANG_ISA handling through the CLI.
+ *
+ * Tolerance (per width, from the arithmetic; check_tensor prints the first mismatches and the
+ * largest error relative to the bound, like llm.c's check_tensor):
+ *   |y - y_ref| <= QERR[bits] * sum_g |s_g| * sum_{c in g} q_c * max_{c in g} |x_c|
+ *                + SUMERR * (cols + 8) * sum_c |w_c x_c|
+ * QERR: the fast affine kernels round activations to int16 steps of max|x_g| / 32767, an error
+ * of at most half a step per element, weighted by the exact integer codes: 1/65534 for every width
+ * (codes are exact in int16 and the int32 sums are exact). SUMERR: both sides sum in f32 in
+ * different orders; the worst case of a recursive sum is n * 2^-24 of sum |terms| each. Plain
+ * weights have QERR = 0. The bound is checked to be tight: a single flipped code must fail.
+ */
+#include "test.h"
+
+#include "../src/kernels/kernels.h"
+#include "util.h"
+
+#include <stdlib.h>
+
+static const double QERR[9] = {0, 0, 1.0 / 65534, 1.0 / 65534, 1.0 / 65534,
+                               1.0 / 65534, 1.0 / 65534, 0, 1.0 / 65534};
+static const double SUMERR = 0x1p-24;
+
+static uint64_t rng_state;
+static uint32_t rnd(void) {
+    rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
+    return (uint32_t)(rng_state >> 33);
+}
+static float frand(void) { return (float)rnd() / 2147483648.0f - 1.0f; } /* [-1, 1) */
+/* activations with the occasional large outlier, as in real residual streams */
+static float xrand(void) {
+    float v = frand();
+    return rnd() % 64 == 0 ? v * 20.0f : v;
+}
+
+/* Compares got with ref under per-element bounds; prints the first mismatches and the largest
+ * error relative to its bound. Returns the number of mismatches. */
+static int check_tensor(const char *what, const float *got, const float *ref, const double *bound,
+                        int64_t n, bool quiet) {
+    int bad = 0;
+    double worst = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double d = fabs((double)got[i] - ref[i]);
+        double r = bound[i] > 0 ? d / bound[i] : (d > 0 ? INFINITY : 0);
+        if (r > worst) worst = r;
+        if (!(d <= bound[i])) {
+            if (bad < 5 && !quiet)
+                printf("    %s: [%lld] %.9g vs reference %.9g (diff %.3g, bound %.3g)\n", what,
+                       (long long)i, got[i], ref[i], d, bound[i]);
+            bad++;
+        }
+    }
+    if (bad && !quiet)
+        printf("    %s: %d of %lld outside the bound; max |diff|/bound %.3g\n", what, bad,
+               (long long)n, worst);
+    return bad;
+}
+
+typedef struct {
+    jang_weight w;
+    uint32_t *codes;
+    uint16_t *scales, *biases;
+    uint8_t *q; /* (rows, cols) codes, unpacked */
+    void *plain;
+} test_weight;
+
+static uint16_t to_half(float v, jang_dtype dt) {
+    return dt == JANG_DT_BF16 ? jang_f32_to_bf16(v) : jang_f32_to_f16(v);
+}
+static float from_half(uint16_t h, jang_dtype dt) {
+    return dt == JANG_DT_BF16 ? jang_bf16_to_f32(h) : jang_f16_to_f32(h);
+}
+
+static void make_affine(test_weight *t, int64_t rows, int64_t cols, int bits, int group,
+                        jang_dtype sdt) {
+    memset(t, 0, sizeof *t);
+    int64_t ng = cols / group;
+    t->q = malloc((size_t)(rows * cols));
+    t->codes = malloc((size_t)(rows * cols * bits / 8));
+    t->scales = malloc((size_t)(rows * ng) * 2);
+    t->biases = malloc((size_t)(rows * ng) * 2);
+    for (int64_t i = 0; i < rows * cols; i++)
+        t->q[i] = (uint8_t)(rnd() & ((1u << bits) - 1));
+    for (int64_t i = 0; i < rows * ng; i++) {
+        /* MLX-like: scale ~ range / (2^b - 1), bias ~ -range / 2 */
+        t->scales[i] = to_half((0.2f + 0.8f * (frand() + 1)) / (float)((1 << bits) - 1), sdt);
+        t->biases[i] = to_half(-0.5f + 0.2f * frand(), sdt);
+    }
+    jang_affine_pack(t->q, rows * cols, bits, t->codes);
+    t->w = (jang_weight){.kind = JANG_WK_AFFINE,
+                         .rows = rows,
+                         .cols = cols,
+                         .data = t->codes,
+                         .scales = t->scales,
+                         .biases = t->biases,
+                         .sdtype = sdt,
+                         .bits = bits,
+                         .group = group};
+}
+
+static void make_plain(test_weight *t, int64_t rows, int64_t cols, jang_wkind kind) {
+    memset(t, 0, sizeof *t);
+    size_t esz = kind == JANG_WK_F32 ? 4 : 2;
+    t->plain = malloc((size_t)(rows * cols) * esz);
+    for (int64_t i = 0; i < rows * cols; i++) {
+        float v = frand() * 0.1f;
+        if (kind == JANG_WK_F32)
+            ((float *)t->plain)[i] = v;
+        else
+            ((uint16_t *)t->plain)[i] = to_half(v, kind == JANG_WK_F16 ? JANG_DT_F16 : JANG_DT_BF16);
+    }
+    t->w = (jang_weight){.kind = kind, .rows = rows, .cols = cols, .data = t->plain};
+}
+
+static void free_weight(test_weight *t) {
+    free(t->q), free(t->codes), free(t->scales), free(t->biases), free(t->plain);
+}
+
+/* Per-element bounds for y (n, rows) from the tolerance model above. */
+static void bounds(const test_weight *t, const float *x, int64_t n, double *bound) {
+    const jang_weight *w = &t->w;
+    float *row = malloc((size_t)w->cols * sizeof(float));
+    for (int64_t r = 0; r < w->rows; r++) {
+        jang_weight_row(w, r, row);
+        for (int64_t k = 0; k < n; k++) {
+            const float *xt = x + k * w->cols;
+            double sum_abs = 0, qterm = 0;
+            for (int64_t c = 0; c < w->cols; c++)
+                sum_abs += fabs((double)row[c] * xt[c]);
+            if (w->kind == JANG_WK_AFFINE) {
+                int64_t ng = w->cols / w->group;
+                for (int64_t g = 0; g < ng; g++) {
+                    double amax = 0, qs = 0;
+                    for (int64_t c = g * w->group; c < (g + 1) * w->group; c++) {
+                        amax = fmax(amax, fabs((double)xt[c]));
+                        qs += t->q[r * w->cols + c];
+                    }
+                    qterm += fabs(from_half(w->scales[r * ng + g], w->sdtype)) * qs * amax;
+                }
+                qterm *= QERR[w->bits];
+            }
+            bound[k * w->rows + r] =
+                qterm + SUMERR * (double)(w->cols + 8) * sum_abs + 1e-30;
+        }
+    }
+    free(row);
+}
+
+/* Runs `isa` and the scalar reference on (t, n tokens); returns the mismatch count. */
+static int compare(jang_pool *pool, jang_isa isa, const test_weight *t, int64_t n, bool with_bias,
+                   const char *what, bool quiet) {
+    const jang_weight *w = &t->w;
+    float *x = malloc((size_t)(n * w->cols) * sizeof(float));
+    float *bias = malloc((size_t)w->rows * sizeof(float));
+    float *y = malloc((size_t)(n * w->rows) * sizeof(float));
+    float *ref = malloc((size_t)(n * w->rows) * sizeof(float));
+    double *bound = malloc((size_t)(n * w->rows) * sizeof(double));
+    for (int64_t i = 0; i < n * w->cols; i++)
+        x[i] = xrand();
+    for (int64_t i = 0; i < w->rows; i++)
+        bias[i] = frand();
+    jang_matmul_isa(pool, JANG_ISA_SCALAR, w, x, n, with_bias ? bias : NULL, ref);
+    jang_matmul_isa(pool, isa, w, x, n, with_bias ? bias : NULL, y);
+    bounds(t, x, n, bound);
+    int bad = check_tensor(what, y, ref, bound, n * w->rows, quiet);
+    free(x), free(bias), free(y), free(ref), free(bound);
+    return bad;
+}
+
+static const int64_t TOKENS[] = {1, 2, 3, 7, 16, 33};
+/* (rows, groups per row): rows off every tile size, rows split over 2 workers */
+static const int64_t SHAPES[][2] = {{1, 1}, {7, 3}, {37, 9}, {70, 2}};
+
+#define NT (int)(sizeof TOKENS / sizeof TOKENS[0])
+#define NS (int)(sizeof SHAPES / sizeof SHAPES[0])
+
+static void affine_all(jang_isa isa) {
+    jang_pool *pool = jang_pool_create(2);
+    REQUIRE(pool);
+    static const int bits_list[] = {2, 3, 4, 5, 6, 8}, groups[] = {32, 64, 128};
+    static const jang_dtype sdts[] = {JANG_DT_F16, JANG_DT_BF16};
+    int cases = 0, failed = 0;
+    for (int bi = 0; bi < 6; bi++)
+        for (int gi = 0; gi < 3; gi++)
+            for (int di = 0; di < 2; di++)
+                for (int si = 0; si < NS; si++) {
+                    const int bits = bits_list[bi], group = groups[gi];
+                    test_weight t;
+                    make_affine(&t, SHAPES[si][0], SHAPES[si][1] * group, bits, group, sdts[di]);
+                    for (int ni = 0; ni < NT; ni++) {
+                        char what[160];
+                        snprintf(what, sizeof what, "%s affine bits %d group %d %s (%lld x %lld) n %lld",
+                                 jang_isa_name(isa), bits, group, jang_dtype_name(sdts[di]),
+                                 (long long)t.w.rows, (long long)t.w.cols, (long long)TOKENS[ni]);
+                        int bad = compare(pool, isa, &t, TOKENS[ni], (ni + si) % 2 == 0, what,
+                                          failed >= 3);
+                        cases++;
+                        if (bad) failed++;
+                    }
+                    free_weight(&t);
+                }
+    CHECK_MSG(failed == 0, "%s: %d of %d affine cases outside the tolerance", jang_isa_name(isa),
+              failed, cases);
+    jang_pool_free(pool);
+}
+
+static void plain_all(jang_isa isa) {
+    jang_pool *pool = jang_pool_create(2);
+    REQUIRE(pool);
+    static const jang_wkind kinds[] = {JANG_WK_F32, JANG_WK_F16, JANG_WK_BF16};
+    static const int64_t shapes[][2] = {{1, 8}, {5, 13}, {37, 100}, {70, 576}};
+    int failed = 0;
+    for (int ki = 0; ki < 3; ki++)
+        for (int si = 0; si < 4; si++) {
+            test_weight t;
+            make_plain(&t, shapes[si][0], shapes[si][1], kinds[ki]);
+            for (int ni = 0; ni < NT; ni++) {
+                char what[160];
+                snprintf(what, sizeof what, "%s plain kind %d (%lld x %lld) n %lld",
+                         jang_isa_name(isa), (int)kinds[ki], (long long)t.w.rows,
+                         (long long)t.w.cols, (long long)TOKENS[ni]);
+                if (compare(pool, isa, &t, TOKENS[ni], ni % 2 == 1, what, failed >= 3)) failed++;
+            }
+            free_weight(&t);
+        }
+    CHECK_MSG(failed == 0, "%s: %d plain cases outside the tolerance", jang_isa_name(isa), failed);
+    jang_pool_free(pool);
+}
+
+static void for_each_fast_isa(void (*fn)(jang_isa)) {
+    int ran = 0;
+    for (int i = 0; i < JANG_ISA_COUNT; i++) {
+        if (i == JANG_ISA_SCALAR) continue;
+        if (!jang_isa_supported((jang_isa)i)) {
+            printf("    %s: not supported by this CPU, not tested here\n", jang_isa_name((jang_isa)i));
+            continue;
+        }
+        rng_state = 12345 + (uint64_t)i;
+        fn((jang_isa)i);
+        ran++;
+    }
+    if (!ran) test_skip("no fast kernel table runs on this CPU");
+}
+
+TEST(kernels_affine_match_reference) { for_each_fast_isa(affine_all); }
+
+TEST(kernels_plain_match_reference) { for_each_fast_isa(plain_all); }
+
+/* The tolerance is not vacuous: one code moved by one step in one row is caught. */
+static void flipped_code(jang_isa isa) {
+    jang_pool *pool = jang_pool_create(2);
+    REQUIRE(pool);
+    for (int bits = 2; bits <= 8; bits += bits == 6 ? 2 : 1) {
+        test_weight t, u;
+        rng_state = 99;
+        make_affine(&t, 9, 256, bits, 64, JANG_DT_F16);
+        rng_state = 99;
+        make_affine(&u, 9, 256, bits, 64, JANG_DT_F16);
+        int64_t at = 4 * 256 + 77;
+        u.q[at] = (uint8_t)(u.q[at] ^ 1);
+        jang_affine_pack(u.q, 9 * 256, bits, u.codes);
+        /* ISA on the flipped weights against the reference on the true ones */
+        float *x = malloc(256 * sizeof(float)), y[9], ref[9];
+        double bound[9];
+        for (int i = 0; i < 256; i++)
+            x[i] = 1.0f + 0.1f * frand();
+        jang_matmul_isa(pool, JANG_ISA_SCALAR, &t.w, x, 1, NULL, ref);
+        jang_matmul_isa(pool, isa, &u.w, x, 1, NULL, y);
+        bounds(&t, x, 1, bound);
+        CHECK_MSG(check_tensor("flipped", y, ref, bound, 9, true) == 1,
+                  "%s bits %d: a flipped code went unnoticed", jang_isa_name(isa), bits);
+        free(x);
+        free_weight(&t);
+        free_weight(&u);
+    }
+    jang_pool_free(pool);
+}
+
+TEST(kernels_tolerance_catches_one_code) { for_each_fast_isa(flipped_code); }
+
+/* Dispatch: the table chosen here, and the names JANG_ISA accepts. */
+TEST(kernels_isa_dispatch_and_names) {
+    CHECK_OK(jang_kernels_init());
+    jang_isa a = jang_isa_active();
+    CHECK(jang_isa_supported(a));
+    printf("    active: %s\n", jang_isa_name(a));
+    jang_isa got = JANG_ISA_COUNT;
+    CHECK_OK(jang_isa_from_name("scalar", &got));
+    CHECK(got == JANG_ISA_SCALAR);
+    CHECK(jang_isa_from_name("bogus", &got) == JANG_E_ARG);
+    CHECK(strstr(jang_last_error(), "JANG_ISA=bogus: unknown") != NULL);
+    for (int i = 1; i < JANG_ISA_COUNT; i++) {
+        jang_status s = jang_isa_from_name(jang_isa_name((jang_isa)i), &got);
+        if (jang_isa_supported((jang_isa)i))
+            CHECK(s == JANG_OK && got == (jang_isa)i);
+        else
+            CHECK(s == JANG_E_UNSUPPORTED && strstr(jang_last_error(), "cannot run") != NULL);
+    }
+}
