@@ -20,8 +20,8 @@
 
 #include <stdlib.h>
 
-static const double QERR[9] = {0, 0, 1.0 / 65534, 1.0 / 65534, 1.0 / 65534,
-                               1.0 / 65534, 1.0 / 65534, 0, 1.0 / 65534};
+static const double QERR[9] = {0,           0,           1.0 / 65534, 1.0 / 65534, 1.0 / 65534,
+                               1.0 / 65534, 1.0 / 65534, 0,           1.0 / 65534};
 static const double SUMERR = 0x1p-24;
 
 static uint64_t rng_state;
@@ -110,7 +110,8 @@ static void make_plain(test_weight *t, int64_t rows, int64_t cols, jang_wkind ki
         if (kind == JANG_WK_F32)
             ((float *)t->plain)[i] = v;
         else
-            ((uint16_t *)t->plain)[i] = to_half(v, kind == JANG_WK_F16 ? JANG_DT_F16 : JANG_DT_BF16);
+            ((uint16_t *)t->plain)[i] =
+                to_half(v, kind == JANG_WK_F16 ? JANG_DT_F16 : JANG_DT_BF16);
     }
     t->w = (jang_weight){.kind = kind, .rows = rows, .cols = cols, .data = t->plain};
 }
@@ -142,8 +143,7 @@ static void bounds(const test_weight *t, const float *x, int64_t n, double *boun
                 }
                 qterm *= QERR[w->bits];
             }
-            bound[k * w->rows + r] =
-                qterm + SUMERR * (double)(w->cols + 8) * sum_abs + 1e-30;
+            bound[k * w->rows + r] = qterm + SUMERR * (double)(w->cols + 8) * sum_abs + 1e-30;
         }
     }
     free(row);
@@ -192,7 +192,8 @@ static void affine_all(jang_isa isa) {
                     make_affine(&t, SHAPES[si][0], SHAPES[si][1] * group, bits, group, sdts[di]);
                     for (int ni = 0; ni < NT; ni++) {
                         char what[160];
-                        snprintf(what, sizeof what, "%s affine bits %d group %d %s (%lld x %lld) n %lld",
+                        snprintf(what, sizeof what,
+                                 "%s affine bits %d group %d %s (%lld x %lld) n %lld",
                                  jang_isa_name(isa), bits, group, jang_dtype_name(sdts[di]),
                                  (long long)t.w.rows, (long long)t.w.cols, (long long)TOKENS[ni]);
                         int bad = compare(pool, isa, &t, TOKENS[ni], (ni + si) % 2 == 0, what,
@@ -235,7 +236,8 @@ static void for_each_fast_isa(void (*fn)(jang_isa)) {
     for (int i = 0; i < JANG_ISA_COUNT; i++) {
         if (i == JANG_ISA_SCALAR) continue;
         if (!jang_isa_supported((jang_isa)i)) {
-            printf("    %s: not supported by this CPU, not tested here\n", jang_isa_name((jang_isa)i));
+            printf("    %s: not supported by this CPU, not tested here\n",
+                   jang_isa_name((jang_isa)i));
             continue;
         }
         rng_state = 12345 + (uint64_t)i;

@@ -77,8 +77,8 @@ jang_status jang_kernels_init(void);
 jang_isa jang_isa_active(void);
 
 /* jang_matmul with an explicit table (tests and benchmarks). */
-void jang_matmul_isa(jang_pool *pool, jang_isa isa, const jang_weight *w, const float *x,
-                     int64_t n, const float *bias, float *y);
+void jang_matmul_isa(jang_pool *pool, jang_isa isa, const jang_weight *w, const float *x, int64_t n,
+                     const float *bias, float *y);
 
 /* Per-worker scratch a rows function may use: the f32 scales and biases of a row tile and a
  * padded copy of the last rows (the unpackers read up to JANG_KERNEL_OVERREAD bytes past a block,

@@ -135,14 +135,14 @@ static inline __attribute__((always_inline)) void kb_unpack(const uint8_t *p, co
         return;
     }
     /* 3, 5, 6 bits: lane l = code l, from bytes (l*bits)/8 and +1, shift (l*bits)%8 */
-#define SH_(l) (char)((l) * bits / 8), (char)((l) * bits / 8 + 1)
-#define MU_(l) (short)(1 << (16 - bits - (l) * bits % 8))
-    const __m256i shuf = _mm256_setr_epi8(SH_(0), SH_(1), SH_(2), SH_(3), SH_(4), SH_(5), SH_(6),
-                                          SH_(7), SH_(8), SH_(9), SH_(10), SH_(11), SH_(12),
-                                          SH_(13), SH_(14), SH_(15));
-    const __m256i mul = _mm256_setr_epi16(MU_(0), MU_(1), MU_(2), MU_(3), MU_(4), MU_(5), MU_(6),
-                                          MU_(7), MU_(8), MU_(9), MU_(10), MU_(11), MU_(12),
-                                          MU_(13), MU_(14), MU_(15));
+#define SH_(l) (char)((l)*bits / 8), (char)((l)*bits / 8 + 1)
+#define MU_(l) (short)(1 << (16 - bits - (l)*bits % 8))
+    const __m256i shuf =
+        _mm256_setr_epi8(SH_(0), SH_(1), SH_(2), SH_(3), SH_(4), SH_(5), SH_(6), SH_(7), SH_(8),
+                         SH_(9), SH_(10), SH_(11), SH_(12), SH_(13), SH_(14), SH_(15));
+    const __m256i mul =
+        _mm256_setr_epi16(MU_(0), MU_(1), MU_(2), MU_(3), MU_(4), MU_(5), MU_(6), MU_(7), MU_(8),
+                          MU_(9), MU_(10), MU_(11), MU_(12), MU_(13), MU_(14), MU_(15));
 #undef SH_
 #undef MU_
     __m256i v = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)p));

@@ -133,10 +133,10 @@ static inline __attribute__((always_inline)) void kb_unpack(const uint8_t *p, co
     }
     /* 3, 5, 6 bits: half h holds codes 16h..16h+15 from the 16 bytes at p + 2*bits*h; lane l of
      * a half takes bytes (l*bits)/8 and +1 of its window and shifts by (l*bits)%8 */
-#define SH_(l) (char)((l) * bits / 8), (char)((l) * bits / 8 + 1)
-    const __m512i shuf = _mm512_broadcast_i64x4(_mm256_setr_epi8(
-        SH_(0), SH_(1), SH_(2), SH_(3), SH_(4), SH_(5), SH_(6), SH_(7), SH_(8), SH_(9), SH_(10),
-        SH_(11), SH_(12), SH_(13), SH_(14), SH_(15)));
+#define SH_(l) (char)((l)*bits / 8), (char)((l)*bits / 8 + 1)
+    const __m512i shuf = _mm512_broadcast_i64x4(
+        _mm256_setr_epi8(SH_(0), SH_(1), SH_(2), SH_(3), SH_(4), SH_(5), SH_(6), SH_(7), SH_(8),
+                         SH_(9), SH_(10), SH_(11), SH_(12), SH_(13), SH_(14), SH_(15)));
 #undef SH_
 #define KB_SHIFT_(l) (((l) % 16) * bits % 8)
     const __m512i cnt = KB_EPI16_(KB_SHIFT_);

@@ -4,12 +4,12 @@
  * table at the end instantiates one rows function per (bits x group) of quant.h's maps and one per
  * plain kind. Tested by tests/test_kernels.c against the scalar reference (kernels_scalar.c).
  *
- * Affine weights, y[t,r] = sum_g s[r,g] * sum_{c in g} q[r,c] x[t,c] + b[r,g] * sum_{c in g} x[t,c]:
- * the activations are quantized once per call to int16 per (token, group) (step dx = max|x|/32767,
- * so |error| <= dx/2 per element, 2^-16 of the group's largest activation) and stored in the order
- * the unpacker produces codes, so unpacking never shuffles codes into place. The codes are
- * unpacked to int16 lanes and multiplied with pmaddwd into int32 (exact: |q*x| < 2^23, at most 8
- * pairs per lane per group); per group the integer sum is converted and scaled by s*dx into f32
+ * Affine weights, y[t,r] = sum_g s[r,g] * sum_{c in g} q[r,c] x[t,c] + b[r,g] * sum_{c in g}
+ * x[t,c]: the activations are quantized once per call to int16 per (token, group) (step dx =
+ * max|x|/32767, so |error| <= dx/2 per element, 2^-16 of the group's largest activation) and stored
+ * in the order the unpacker produces codes, so unpacking never shuffles codes into place. The codes
+ * are unpacked to int16 lanes and multiplied with pmaddwd into int32 (exact: |q*x| < 2^23, at most
+ * 8 pairs per lane per group); per group the integer sum is converted and scaled by s*dx into f32
  * accumulators; the bias term uses the exact f32 group sums sx. Why int16 and not f32 FMA or
  * int8: docs/PERFORMANCE.md ("Kernel arithmetic") measures all three on this machine; f32 FMA on
  * unpacked codes cannot keep up with two cores' bandwidth at <= 4 bits (a convert and an FMA per 8
@@ -71,8 +71,8 @@ JANG_FORCE_INLINE void kb_prep(const int bits, const int group, const jang_kjob 
 /* out[r*T + t] = sum_g sc[r*ng+g] * dx[t*dxstride+g] * sum_{c in g} q[r,c] * xq[t,c] for the rows
  * at w + r*wstride; `folded` (T == 1 only): sc already holds scale * dx. */
 JANG_FORCE_INLINE void kb_tile(const int bits, const int group, const int R, const int T,
-                               const bool folded, const uint8_t *w, size_t wstride, int64_t ng, const float *sc,
-                               const int16_t *xq, int64_t xstride, const float *dx,
+                               const bool folded, const uint8_t *w, size_t wstride, int64_t ng,
+                               const float *sc, const int16_t *xq, int64_t xstride, const float *dx,
                                int64_t dxstride, float *out) {
     const int NB = KB_NB(bits, group), NV = KB_NV(bits, group), BPG = group / NB;
     kb_vf facc[KB_MAX_R][KB_MAX_T]; /* only [R][T] used: fixed sizes keep them in registers */
@@ -138,7 +138,7 @@ JANG_FORCE_INLINE void kb_affine_rows(const int bits, const int group, const jan
     const jang_weight *w = j->w;
     const int64_t cols = w->cols, rows = w->rows, ng = cols / group, n = j->n;
     const size_t rbytes = (size_t)(cols * bits / 8);
-#define KB_ROW(r) (codes + (size_t)((r) - base) * rbytes)
+#define KB_ROW(r) (codes + (size_t)((r)-base) * rbytes)
     if (n == 1) {
         int64_t r = r0;
         float out[KB_GEMV_R];
@@ -149,14 +149,15 @@ JANG_FORCE_INLINE void kb_affine_rows(const int bits, const int group, const jan
                 kb_cvt_halfs(w->biases + (r + i) * ng, w->sdtype, ng, NULL, bc + i * ng);
             }
             if (nr == KB_GEMV_R)
-                kb_tile(bits, group, KB_GEMV_R, 1, true, KB_ROW(r), rbytes, ng, sc, j->xq, cols, j->dx,
-                        ng, out);
+                kb_tile(bits, group, KB_GEMV_R, 1, true, KB_ROW(r), rbytes, ng, sc, j->xq, cols,
+                        j->dx, ng, out);
             else
                 for (int i = 0; i < nr; i++)
-                    kb_tile(bits, group, 1, 1, true, KB_ROW(r + i), rbytes, ng, sc + i * ng, j->xq, cols,
-                            j->dx, ng, out + i);
+                    kb_tile(bits, group, 1, 1, true, KB_ROW(r + i), rbytes, ng, sc + i * ng, j->xq,
+                            cols, j->dx, ng, out + i);
             for (int i = 0; i < nr; i++)
-                j->y[r + i] = out[i] + kb_dotf(bc + i * ng, j->sx, ng) + (j->bias ? j->bias[r + i] : 0);
+                j->y[r + i] =
+                    out[i] + kb_dotf(bc + i * ng, j->sx, ng) + (j->bias ? j->bias[r + i] : 0);
         }
         return;
     }
@@ -177,17 +178,18 @@ JANG_FORCE_INLINE void kb_affine_rows(const int bits, const int group, const jan
                 const int16_t *xq = j->xq + t * cols;
                 const float *dx = j->dx + t * ng;
                 if (nr == KB_GEMM_R)
-                    kb_tile(bits, group, KB_GEMM_R, KB_GEMM_T, false, KB_ROW(r), rbytes, ng, sc, xq, cols,
-                            dx, ng, out);
+                    kb_tile(bits, group, KB_GEMM_R, KB_GEMM_T, false, KB_ROW(r), rbytes, ng, sc, xq,
+                            cols, dx, ng, out);
                 else
                     for (int i = 0; i < nr; i++)
-                        kb_tile(bits, group, 1, KB_GEMM_T, false, KB_ROW(r + i), rbytes, ng, sc + i * ng,
-                                xq, cols, dx, ng, out + i * KB_GEMM_T);
+                        kb_tile(bits, group, 1, KB_GEMM_T, false, KB_ROW(r + i), rbytes, ng,
+                                sc + i * ng, xq, cols, dx, ng, out + i * KB_GEMM_T);
                 for (int i = 0; i < nr; i++)
                     for (int u = 0; u < KB_GEMM_T; u++)
-                        j->y[(t + u) * rows + r + i] = out[i * KB_GEMM_T + u] +
-                                                       kb_dotf(bc + i * ng, j->sx + (t + u) * ng, ng) +
-                                                       (j->bias ? j->bias[r + i] : 0);
+                        j->y[(t + u) * rows + r + i] =
+                            out[i * KB_GEMM_T + u] +
+                            kb_dotf(bc + i * ng, j->sx + (t + u) * ng, ng) +
+                            (j->bias ? j->bias[r + i] : 0);
             }
             for (; t < tb1; t++)
                 for (int i = 0; i < nr; i++) {
@@ -313,8 +315,8 @@ JANG_FORCE_INLINE void kb_plain(const int kind, const jang_kjob *j, int64_t r0, 
             }
             for (; t < tb1; t++)
                 for (int i = 0; i < nr; i++) {
-                    kb_ptile(kind, 1, 1, wr + (size_t)(i * cols) * esz, cols, j->x + t * cols,
-                             cols, out);
+                    kb_ptile(kind, 1, 1, wr + (size_t)(i * cols) * esz, cols, j->x + t * cols, cols,
+                             out);
                     j->y[t * rows + r + i] = out[0] + (j->bias ? j->bias[r + i] : 0);
                 }
         }
@@ -335,14 +337,14 @@ JANG_FORCE_INLINE void kb_plain(const int kind, const jang_kjob *j, int64_t r0, 
         kb_prep(bits_, g, j, t0, t1);                                                              \
         return;
 #define KB_GEN_AFFINE_(b)                                                                          \
-    static void KB_FN(affine_##b)(const jang_kjob *j, int64_t r0, int64_t r1, void *s) {          \
+    static void KB_FN(affine_##b)(const jang_kjob *j, int64_t r0, int64_t r1, void *s) {           \
         const int bits_ = b;                                                                       \
-        switch (j->w->group) { JANG_AFFINE_GROUPS_MAP(KB_CASE_ROWS_) }                              \
+        switch (j->w->group) { JANG_AFFINE_GROUPS_MAP(KB_CASE_ROWS_) }                             \
         JANG_ASSERT(0 && "unsupported group size");                                                \
     }                                                                                              \
     static void KB_FN(prep_##b)(const jang_kjob *j, int64_t t0, int64_t t1) {                      \
         const int bits_ = b;                                                                       \
-        switch (j->w->group) { JANG_AFFINE_GROUPS_MAP(KB_CASE_PREP_) }                              \
+        switch (j->w->group) { JANG_AFFINE_GROUPS_MAP(KB_CASE_PREP_) }                             \
         JANG_ASSERT(0 && "unsupported group size");                                                \
     }
 JANG_AFFINE_BITS_MAP(KB_GEN_AFFINE_)

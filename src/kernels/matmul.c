@@ -104,8 +104,8 @@ jang_status jang_isa_from_name(const char *name, jang_isa *out) {
     for (int i = 0; i < JANG_ISA_COUNT; i++)
         if (name && !strcmp(name, jang_isa_name((jang_isa)i))) {
             if (!jang_isa_supported((jang_isa)i))
-                return jang_fail(JANG_E_UNSUPPORTED, "JANG_ISA=%s: this CPU cannot run the %s kernels",
-                                 name, name);
+                return jang_fail(JANG_E_UNSUPPORTED,
+                                 "JANG_ISA=%s: this CPU cannot run the %s kernels", name, name);
             *out = (jang_isa)i;
             return JANG_OK;
         }
@@ -152,8 +152,8 @@ size_t jang_kernel_scratch_bytes(const jang_weight *w) {
     size_t row = (size_t)w->cols * sizeof(float); /* the scalar table's f32 row */
     if (w->kind != JANG_WK_AFFINE) return row;
     size_t ng = (size_t)(w->cols / w->group), rbytes = (size_t)w->cols * (size_t)w->bits / 8;
-    size_t fast = 2 * JANG_KERNEL_MAX_TILE_ROWS * ng * sizeof(float) + rbytes +
-                  3 * JANG_KERNEL_OVERREAD;
+    size_t fast =
+        2 * JANG_KERNEL_MAX_TILE_ROWS * ng * sizeof(float) + rbytes + 3 * JANG_KERNEL_OVERREAD;
     return fast > row ? fast : row;
 }
 
@@ -182,8 +182,8 @@ static void rows_worker(void *arg, int wid, int nw) {
     c->rows(c->job, r0, r1, scratch);
 }
 
-void jang_matmul_isa(jang_pool *pool, jang_isa isa, const jang_weight *w, const float *x,
-                     int64_t n, const float *bias, float *y) {
+void jang_matmul_isa(jang_pool *pool, jang_isa isa, const jang_weight *w, const float *x, int64_t n,
+                     const float *bias, float *y) {
     JANG_ASSERT(pool != NULL && n >= 0);
     if (n == 0 || w->rows == 0) return;
     const jang_kernels *k = jang_isa_kernels(isa);

@@ -168,7 +168,8 @@ void *jang_pool_scratch(jang_pool *p, int slot, size_t bytes) {
         free(s->ptr);
         s->ptr = aligned_alloc(64, cap);
         s->cap = s->ptr ? cap : 0;
-        if (!s->ptr) jang_fail(JANG_E_NOMEM, "thread pool: no memory for %zu bytes of scratch", cap);
+        if (!s->ptr)
+            jang_fail(JANG_E_NOMEM, "thread pool: no memory for %zu bytes of scratch", cap);
     }
     return s->ptr;
 }
