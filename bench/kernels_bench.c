@@ -87,8 +87,8 @@ static void run_stream(jang_pool *pool, int reps) {
         s.a[i] = 1.0, s.b[i] = 2.0, s.c[i] = 0.5;
     static const char *names[] = {"copy", "triad", "read"};
     static const double bytes_per[] = {16, 24, 8};
-    printf("## STREAM-style bandwidth, %d threads, 3 x 128 MB arrays, best of %d\n\n", jang_pool_size(pool),
-           reps);
+    printf("## STREAM-style bandwidth, %d threads, 3 x 128 MB arrays, best of %d\n\n",
+           jang_pool_size(pool), reps);
     printf("| kernel | GB/s (best) | GB/s (median) |\n|---|---:|---:|\n");
     for (int op = 0; op < 3; op++) {
         s.op = op;
@@ -166,14 +166,15 @@ typedef struct {
 } shape;
 
 static const shape SHAPES[] = {
-    {"SmolLM2 q/o", 576, 576},      {"SmolLM2 gate/up", 1536, 576}, {"SmolLM2 down", 576, 1536},
-    {"SmolLM2 lm_head", 49152, 576}, {"Qwen q/o", 896, 896},        {"Qwen k/v", 128, 896},
-    {"Qwen gate/up", 4864, 896},     {"Qwen down", 896, 4864},      {"Qwen lm_head", 151936, 896},
-    {"square", 4096, 4096},          {"FFN", 4096, 14336},          {"FFN down", 14336, 4096},
+    {"SmolLM2 q/o", 576, 576},       {"SmolLM2 gate/up", 1536, 576}, {"SmolLM2 down", 576, 1536},
+    {"SmolLM2 lm_head", 49152, 576}, {"Qwen q/o", 896, 896},         {"Qwen k/v", 128, 896},
+    {"Qwen gate/up", 4864, 896},     {"Qwen down", 896, 4864},       {"Qwen lm_head", 151936, 896},
+    {"square", 4096, 4096},          {"FFN", 4096, 14336},           {"FFN down", 14336, 4096},
 };
 #define NSHAPES (int)(sizeof SHAPES / sizeof SHAPES[0])
 
-static bool hot; /* --hot: one copy of each matrix (cache-resident when small): the compute ceiling */
+static bool
+    hot; /* --hot: one copy of each matrix (cache-resident when small): the compute ceiling */
 
 static double time_gemv(jang_pool *pool, jang_isa isa, int64_t rows, int64_t cols, int bits,
                         int reps, size_t *bytes_out) {
@@ -343,9 +344,9 @@ int main(int argc, char **argv) {
             }
             i++;
         } else {
-            fprintf(stderr,
-                    "usage: kernels_bench [--threads N] [--isa NAME] [--reps N] "
-                    "[--only stream,gemv,gemm] [--bits 2,3,4,...,0=f16,32=f32] [--scalar] [--quick] [--hot]\n");
+            fprintf(stderr, "usage: kernels_bench [--threads N] [--isa NAME] [--reps N] "
+                            "[--only stream,gemv,gemm] [--bits 2,3,4,...,0=f16,32=f32] [--scalar] "
+                            "[--quick] [--hot]\n");
             return 2;
         }
     }

@@ -1,17 +1,21 @@
 /* test_kernels.c — every kernel table this CPU can run against the scalar reference
  * (kernels_scalar.c): affine weights for every (bits x group x scale dtype), plain F32/F16/BF16,
- * random data, odd shapes (rows not a multiple of any tile, 1..9 groups per row) and 1, 2, 3, 7, 16
- * and 33 tokens, on a 2-thread pool; and JANG_ISA handling through the CLI.
+ * random data, odd shapes (rows not a multiple of any tile, 1..9 groups per row) and 1, 2, 3, 7,
+ * 8, 16 and 33 tokens (both sides of JANG_KERNEL_GEMM_MIN), on a 2-thread pool; the attention
+ * kernel; and the names JANG_ISA accepts. The AVX-512 table runs where the CPU has it
+ * (docs/PERFORMANCE.md says where it was run).
  *
  * Tolerance (per width, from the arithmetic; check_tensor prints the first mismatches and the
  * largest error relative to the bound, like llm.c's check_tensor):
  *   |y - y_ref| <= QERR[bits] * sum_g |s_g| * sum_{c in g} q_c * max_{c in g} |x_c|
  *                + SUMERR * (cols + 8) * sum_c |w_c x_c|
- * QERR: the fast affine kernels round activations to int16 steps of max|x_g| / 32767, an error
- * of at most half a step per element, weighted by the exact integer codes: 1/65534 for every width
- * (codes are exact in int16 and the int32 sums are exact). SUMERR: both sides sum in f32 in
- * different orders; the worst case of a recursive sum is n * 2^-24 of sum |terms| each. Plain
- * weights have QERR = 0. The bound is checked to be tight: a single flipped code must fail.
+ * QERR, only below JANG_KERNEL_GEMM_MIN tokens: the int16 kernels round activations to steps of
+ * max|x_g| / 32767, an error of at most half a step per element, weighted by the exact integer
+ * codes: 1/65534 for every width (codes are exact in int16 and the int32 sums are exact). From
+ * JANG_KERNEL_GEMM_MIN tokens the weights are dequantized exactly as the reference does (0).
+ * SUMERR: both sides sum in f32 in different orders; the worst case of a recursive sum is
+ * n * 2^-24 of sum |terms| each. Plain weights have QERR = 0. The bound is checked to be tight: a
+ * single code moved by one step must fail it.
  */
 #include "test.h"
 
@@ -38,6 +42,8 @@ static float xrand(void) {
 
 /* Compares got with ref under per-element bounds; prints the first mismatches and the largest
  * error relative to its bound. Returns the number of mismatches. */
+static double worst_seen; /* largest |diff| / bound over the cases of a test */
+
 static int check_tensor(const char *what, const float *got, const float *ref, const double *bound,
                         int64_t n, bool quiet) {
     int bad = 0;
@@ -56,6 +62,7 @@ static int check_tensor(const char *what, const float *got, const float *ref, co
     if (bad && !quiet)
         printf("    %s: %d of %lld outside the bound; max |diff|/bound %.3g\n", what, bad,
                (long long)n, worst);
+    if (worst > worst_seen) worst_seen = worst;
     return bad;
 }
 
@@ -122,6 +129,7 @@ static void free_weight(test_weight *t) {
 
 /* Per-element bounds for y (n, rows) from the tolerance model above. */
 static void bounds(const test_weight *t, const float *x, int64_t n, double *bound) {
+    const bool int16 = n < JANG_KERNEL_GEMM_MIN;
     const jang_weight *w = &t->w;
     float *row = malloc((size_t)w->cols * sizeof(float));
     for (int64_t r = 0; r < w->rows; r++) {
@@ -131,7 +139,7 @@ static void bounds(const test_weight *t, const float *x, int64_t n, double *boun
             double sum_abs = 0, qterm = 0;
             for (int64_t c = 0; c < w->cols; c++)
                 sum_abs += fabs((double)row[c] * xt[c]);
-            if (w->kind == JANG_WK_AFFINE) {
+            if (w->kind == JANG_WK_AFFINE && int16) {
                 int64_t ng = w->cols / w->group;
                 for (int64_t g = 0; g < ng; g++) {
                     double amax = 0, qs = 0;
@@ -170,7 +178,7 @@ static int compare(jang_pool *pool, jang_isa isa, const test_weight *t, int64_t 
     return bad;
 }
 
-static const int64_t TOKENS[] = {1, 2, 3, 7, 16, 33};
+static const int64_t TOKENS[] = {1, 2, 3, 7, 8, 16, 33};
 /* (rows, groups per row): rows off every tile size, rows split over 2 workers */
 static const int64_t SHAPES[][2] = {{1, 1}, {7, 3}, {37, 9}, {70, 2}};
 
@@ -205,6 +213,8 @@ static void affine_all(jang_isa isa) {
                 }
     CHECK_MSG(failed == 0, "%s: %d of %d affine cases outside the tolerance", jang_isa_name(isa),
               failed, cases);
+    printf("    %s: %d affine cases, largest |diff|/bound %.3f\n", jang_isa_name(isa), cases,
+           worst_seen);
     jang_pool_free(pool);
 }
 
@@ -228,6 +238,7 @@ static void plain_all(jang_isa isa) {
             free_weight(&t);
         }
     CHECK_MSG(failed == 0, "%s: %d plain cases outside the tolerance", jang_isa_name(isa), failed);
+    printf("    %s: plain cases, largest |diff|/bound %.3f\n", jang_isa_name(isa), worst_seen);
     jang_pool_free(pool);
 }
 
@@ -241,6 +252,7 @@ static void for_each_fast_isa(void (*fn)(jang_isa)) {
             continue;
         }
         rng_state = 12345 + (uint64_t)i;
+        worst_seen = 0;
         fn((jang_isa)i);
         ran++;
     }
@@ -282,6 +294,86 @@ static void flipped_code(jang_isa isa) {
 }
 
 TEST(kernels_tolerance_catches_one_code) { for_each_fast_isa(flipped_code); }
+
+/* The integer sums cannot overflow: every code at its maximum, every activation at the int16
+ * extreme of its group (+/-32767), group 128 (the longest int32 accumulation), both signs. */
+static void extremes(jang_isa isa) {
+    jang_pool *pool = jang_pool_create(2);
+    REQUIRE(pool);
+    for (int bits = 2; bits <= 8; bits += bits == 6 ? 2 : 1)
+        for (int sign = -1; sign <= 1; sign += 2) {
+            test_weight t;
+            make_affine(&t, 5, 512, bits, 128, JANG_DT_F16);
+            memset(t.q, (1 << bits) - 1, 5 * 512);
+            jang_affine_pack(t.q, 5 * 512, bits, t.codes);
+            float *x = malloc(512 * sizeof(float)), y[5], ref[5];
+            double bound[5];
+            for (int i = 0; i < 512; i++)
+                x[i] = (float)sign * 3.0f;
+            jang_matmul_isa(pool, JANG_ISA_SCALAR, &t.w, x, 1, NULL, ref);
+            jang_matmul_isa(pool, isa, &t.w, x, 1, NULL, y);
+            bounds(&t, x, 1, bound);
+            char what[96];
+            snprintf(what, sizeof what, "%s extremes bits %d sign %d", jang_isa_name(isa), bits,
+                     sign);
+            CHECK_MSG(check_tensor(what, y, ref, bound, 5, false) == 0, "%s", what);
+            free(x);
+            free_weight(&t);
+        }
+    jang_pool_free(pool);
+}
+
+TEST(kernels_no_overflow_at_extremes) { for_each_fast_isa(extremes); }
+
+/* Attention of one query against `len` positions (forward.c's inner loop), odd lengths and head
+ * sizes, keys/values strided as in the KV cache. Bound: a score differs by at most
+ * e = 2 hd 2^-24 scale sum_i |q_i k_ji| (summation order), so each probability by a factor of
+ * at most (1 + 2 max e), and the output by (2 max e + (len + 8) 2^-23) max_j |v_ji|. */
+static void attend_all(jang_isa isa) {
+    const jang_kernels *k = jang_isa_kernels(isa), *ref = jang_isa_kernels(JANG_ISA_SCALAR);
+    static const int64_t lens[] = {1, 3, 4, 7, 33, 200}, hds[] = {64, 80, 12, 128};
+    int failed = 0;
+    for (int hi = 0; hi < 4; hi++)
+        for (int li = 0; li < 6; li++) {
+            const int64_t hd = hds[hi], len = lens[li], stride = 3 * hd + 5;
+            float *q = malloc((size_t)hd * sizeof(float));
+            float *kv = malloc((size_t)(2 * len * stride) * sizeof(float));
+            float *sc = malloc((size_t)len * sizeof(float)),
+                  *sc2 = malloc((size_t)len * sizeof(float));
+            float *o = malloc((size_t)hd * sizeof(float)), *o2 = malloc((size_t)hd * sizeof(float));
+            double *bound = malloc((size_t)hd * sizeof(double));
+            for (int64_t i = 0; i < hd; i++)
+                q[i] = 2.0f * frand();
+            for (int64_t i = 0; i < 2 * len * stride; i++)
+                kv[i] = frand();
+            const float *kk = kv, *vv = kv + len * stride, scale = 0.125f;
+            ref->attend(q, kk, vv, stride, len, hd, scale, sc, o2);
+            k->attend(q, kk, vv, stride, len, hd, scale, sc2, o);
+            double e = 0;
+            for (int64_t j = 0; j < len; j++) {
+                double a = 0;
+                for (int64_t i = 0; i < hd; i++)
+                    a += fabs((double)q[i] * kk[j * stride + i]);
+                e = fmax(e, 2.0 * (double)hd * 0x1p-24 * scale * a);
+            }
+            for (int64_t i = 0; i < hd; i++) {
+                double vmax = 0;
+                for (int64_t j = 0; j < len; j++)
+                    vmax = fmax(vmax, fabs((double)vv[j * stride + i]));
+                bound[i] = (2 * e + (double)(len + 8) * 0x1p-23) * vmax + 1e-30;
+            }
+            char what[96];
+            snprintf(what, sizeof what, "%s attend hd %lld len %lld", jang_isa_name(isa),
+                     (long long)hd, (long long)len);
+            if (check_tensor(what, o, o2, bound, hd, failed >= 3)) failed++;
+            free(q), free(kv), free(sc), free(sc2), free(o), free(o2), free(bound);
+        }
+    CHECK_MSG(failed == 0, "%s: %d attention cases outside the tolerance", jang_isa_name(isa),
+              failed);
+    printf("    %s: attention, largest |diff|/bound %.3f\n", jang_isa_name(isa), worst_seen);
+}
+
+TEST(kernels_attend_matches_reference) { for_each_fast_isa(attend_all); }
 
 /* Dispatch: the table chosen here, and the names JANG_ISA accepts. */
 TEST(kernels_isa_dispatch_and_names) {

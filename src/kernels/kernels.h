@@ -26,20 +26,26 @@ typedef enum {
 } jang_isa;
 
 /* One matmul call as the kernels see it. The driver (matmul.c) fills the activation side once per
- * call (prep), then every worker computes its rows. For affine weights the activations are
- * quantized per (token, group) to int16 in the order the ISA's unpack produces codes:
+ * call (prep), then every worker computes its rows. For affine weights and fewer than
+ * JANG_KERNEL_GEMM_MIN tokens the activations are quantized per (token, group) to int16 in the
+ * order the ISA's unpack produces codes:
  *   xq (n, cols) int16, dx (n, ng) step of the int16 grid, sx (n, ng) exact f32 sum of the group;
  * so that y[t,r] = sum_g scale[r,g] * dx[t,g] * sum_{c in g} q[r,c] * xq[t,c]
- *                + sum_g bias[r,g] * sx[t,g]. */
+ *                + sum_g bias[r,g] * sx[t,g].
+ * From JANG_KERNEL_GEMM_MIN tokens on, xf (n, cols) holds the f32 activations in that order
+ * instead, for the f32 GEMM on dequantized rows (kernels_body.h). */
 typedef struct jang_kjob {
     const jang_weight *w;
     const float *x; /* (n, cols) f32 activations */
     const float *bias;
     float *y; /* (n, rows) */
     int64_t n;
-    int16_t *xq;
+    int16_t *xq; /* affine, n < JANG_KERNEL_GEMM_MIN */
     float *dx, *sx;
+    float *xf; /* affine, n >= JANG_KERNEL_GEMM_MIN */
 } jang_kjob;
+
+#define JANG_KERNEL_GEMM_MIN 8
 
 /* Computes rows [r0, r1) of y for all n tokens; scratch holds jang_kernel_scratch_bytes(). */
 typedef void (*jang_krows_fn)(const jang_kjob *j, int64_t r0, int64_t r1, void *scratch);
@@ -53,10 +59,15 @@ typedef struct {
 
 /* A table row per code width (indexed by bits; NULL rows for widths quant.h does not list); each
  * handles every group size of quant.h's map. */
+/* Causal attention of one query (one head): see jang_attend (matmul.h). */
+typedef void (*jang_attend_fn)(const float *q, const float *k, const float *v, int64_t stride,
+                               int64_t len, int64_t hd, float scale, float *scores, float *out);
+
 typedef struct jang_kernels {
     const char *name;
     jang_affine_kernel affine[9];
     jang_krows_fn plain[3]; /* JANG_WK_F32, F16, BF16 */
+    jang_attend_fn attend;
 } jang_kernels;
 
 /* The tables (those not compiled or not usable here are still defined; ask jang_isa_supported). */

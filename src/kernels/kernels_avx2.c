@@ -3,7 +3,8 @@
  * (matmul.c). 16 int16 lanes per vector: a 4-bit block is 16 bytes zero-extended to 16 lanes
  * (low nibbles, then v >> 4), 8-bit is one zero-extension, 2-bit shifts the same lanes by 0/2/4/6
  * (vpsrlvd on the two halves for group 32), and 3/5/6-bit gather each code's two bytes with
- * vpshufb and left-align them with vpmullw by 2^(16-bits-shift) before one vpsrlw.
+ * vpshufb and mask it in place (kernels_isa.h: lanes are paired by bit offset, which the per-group
+ * rescale undoes), one shuffle and one AND per 16 codes.
  * Tested by tests/test_kernels.c.
  */
 #define KB_L 16
@@ -27,12 +28,23 @@ static inline kb_vi kb_dot(kb_vi acc, kb_vi w, const int16_t *x) {
     return acc;
 }
 
-static inline kb_vf kb_fma_is(kb_vf acc, kb_vi i, float s) {
-    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(i), _mm256_set1_ps(s), acc);
+/* int32 lane p holds codes shifted left by KB_PAIR_SHIFT(bits, p) (3/5/6 bits) */
+static inline __m256 kb_unshift(const int bits) {
+#define US_(p) 1.0f / (float)(1 << KB_PAIR_SHIFT(bits, p))
+    return _mm256_setr_ps(US_(0), US_(1), US_(2), US_(3), US_(4), US_(5), US_(6), US_(7));
+#undef US_
+}
+
+static inline kb_vf kb_fma_is(kb_vf acc, kb_vi i, float s, const int bits) {
+    __m256 v = _mm256_cvtepi32_ps(i);
+    if (!KB_ALIGNED(bits)) v = _mm256_mul_ps(v, kb_unshift(bits));
+    return _mm256_fmadd_ps(v, _mm256_set1_ps(s), acc);
 }
 
 static inline kb_vf kb_fmadd(kb_vf a, kb_vf b, kb_vf c) { return _mm256_fmadd_ps(a, b, c); }
 static inline kb_vf kb_loadf(const float *p) { return _mm256_loadu_ps(p); }
+static inline void kb_storef(float *p, kb_vf v) { _mm256_storeu_ps(p, v); }
+static inline kb_vf kb_set1(float s) { return _mm256_set1_ps(s); }
 
 static inline float kb_hsum(kb_vf v) {
     __m128 h = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -110,6 +122,23 @@ static inline void kb_quant16(const float *x, float inv, int64_t n, int16_t *out
     }
 }
 
+/* out[0..16) = s * q + b for the codes of v, multiply then add as the reference (no FMA) */
+static inline void kb_dequant16(kb_vi v, const int bits, float s, float b, float *out) {
+    const __m256 sv = _mm256_set1_ps(s), bv = _mm256_set1_ps(b);
+    __m256 lo = _mm256_cvtepi32_ps(_mm256_cvtepi16_epi32(_mm256_castsi256_si128(v)));
+    __m256 hi = _mm256_cvtepi32_ps(_mm256_cvtepi16_epi32(_mm256_extracti128_si256(v, 1)));
+    if (!KB_ALIGNED(bits)) { /* int16 lane l holds pair l/2 */
+#define US_(l) 1.0f / (float)(1 << KB_PAIR_SHIFT(bits, (l) / 2))
+        lo = _mm256_mul_ps(
+            lo, _mm256_setr_ps(US_(0), US_(1), US_(2), US_(3), US_(4), US_(5), US_(6), US_(7)));
+        hi = _mm256_mul_ps(hi, _mm256_setr_ps(US_(8), US_(9), US_(10), US_(11), US_(12), US_(13),
+                                              US_(14), US_(15)));
+#undef US_
+    }
+    _mm256_storeu_ps(out, _mm256_add_ps(_mm256_mul_ps(lo, sv), bv));
+    _mm256_storeu_ps(out + 8, _mm256_add_ps(_mm256_mul_ps(hi, sv), bv));
+}
+
 /* One block of codes at p (see kernels_body.h for the order). */
 static inline __attribute__((always_inline)) void kb_unpack(const uint8_t *p, const int bits,
                                                             const int group, kb_vi *out) {
@@ -134,20 +163,22 @@ static inline __attribute__((always_inline)) void kb_unpack(const uint8_t *p, co
         }
         return;
     }
-    /* 3, 5, 6 bits: lane l = code l, from bytes (l*bits)/8 and +1, shift (l*bits)%8 */
-#define SH_(l) (char)((l)*bits / 8), (char)((l)*bits / 8 + 1)
-#define MU_(l) (short)(1 << (16 - bits - (l)*bits % 8))
+    /* 3, 5, 6 bits: lanes 2p, 2p+1 = codes p, p+8 of the 16 at p (2*bits bytes), each masked in
+     * place at bit offset KB_PAIR_SHIFT(bits, p) of its byte pair */
+#define C_(l) ((l) / 2 + 8 * ((l) % 2))
+#define SH_(l) (char)(C_(l) * bits / 8), (char)(C_(l) * bits / 8 + 1)
+#define MK_(l) (short)(((1 << bits) - 1) << KB_PAIR_SHIFT(bits, (l) / 2))
     const __m256i shuf =
         _mm256_setr_epi8(SH_(0), SH_(1), SH_(2), SH_(3), SH_(4), SH_(5), SH_(6), SH_(7), SH_(8),
                          SH_(9), SH_(10), SH_(11), SH_(12), SH_(13), SH_(14), SH_(15));
-    const __m256i mul =
-        _mm256_setr_epi16(MU_(0), MU_(1), MU_(2), MU_(3), MU_(4), MU_(5), MU_(6), MU_(7), MU_(8),
-                          MU_(9), MU_(10), MU_(11), MU_(12), MU_(13), MU_(14), MU_(15));
+    const __m256i mask =
+        _mm256_setr_epi16(MK_(0), MK_(1), MK_(2), MK_(3), MK_(4), MK_(5), MK_(6), MK_(7), MK_(8),
+                          MK_(9), MK_(10), MK_(11), MK_(12), MK_(13), MK_(14), MK_(15));
+#undef C_
 #undef SH_
-#undef MU_
+#undef MK_
     __m256i v = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)p));
-    v = _mm256_mullo_epi16(_mm256_shuffle_epi8(v, shuf), mul);
-    out[0] = _mm256_srli_epi16(v, 16 - bits);
+    out[0] = _mm256_and_si256(_mm256_shuffle_epi8(v, shuf), mask);
 }
 
 #include "kernels_body.h"

@@ -2,9 +2,9 @@
  * kernels_body.h, compiled with -mavx512f -mavx512bw -mavx512vl -mfma -mf16c (Makefile) and used
  * only when cpuid says so (matmul.c). 32 int16 lanes per vector: byte-aligned widths zero-extend
  * up to 32 bytes to lanes and shift them with vpsrlvw (per-lane counts when the bytes repeat);
- * 3/5/6-bit codes take each 256-bit half's 16 codes from a broadcast 16-byte window with vpshufb,
- * then vpsrlvw and a mask. VNNI (vpdpwssd) would fuse pmaddwd + add but is not in every AVX-512
- * CPU; not used. Tested by tests/test_kernels.c (on the device machine: this dev box has no
+ * 3/5/6-bit codes take each 256-bit half's 16 codes from a broadcast 16-byte window with vpshufb
+ * and a mask in place (kernels_isa.h). VNNI (vpdpwssd) would fuse pmaddwd + add but is not in every
+ * AVX-512 CPU; not used. Tested by tests/test_kernels.c (on the device machine: this dev box has no
  * AVX-512).
  */
 #define KB_L 32
@@ -26,12 +26,24 @@ static inline kb_vi kb_dot(kb_vi acc, kb_vi w, const int16_t *x) {
     return acc;
 }
 
-static inline kb_vf kb_fma_is(kb_vf acc, kb_vi i, float s) {
-    return _mm512_fmadd_ps(_mm512_cvtepi32_ps(i), _mm512_set1_ps(s), acc);
+/* int32 lane p holds codes shifted left by KB_PAIR_SHIFT(bits, p) (3/5/6 bits) */
+static inline __m512 kb_unshift(const int bits) {
+#define US_(p) 1.0f / (float)(1 << KB_PAIR_SHIFT(bits, p))
+    return _mm512_setr_ps(US_(0), US_(1), US_(2), US_(3), US_(4), US_(5), US_(6), US_(7), US_(8),
+                          US_(9), US_(10), US_(11), US_(12), US_(13), US_(14), US_(15));
+#undef US_
+}
+
+static inline kb_vf kb_fma_is(kb_vf acc, kb_vi i, float s, const int bits) {
+    __m512 v = _mm512_cvtepi32_ps(i);
+    if (!KB_ALIGNED(bits)) v = _mm512_mul_ps(v, kb_unshift(bits));
+    return _mm512_fmadd_ps(v, _mm512_set1_ps(s), acc);
 }
 
 static inline kb_vf kb_fmadd(kb_vf a, kb_vf b, kb_vf c) { return _mm512_fmadd_ps(a, b, c); }
 static inline kb_vf kb_loadf(const float *p) { return _mm512_loadu_ps(p); }
+static inline void kb_storef(float *p, kb_vf v) { _mm512_storeu_ps(p, v); }
+static inline kb_vf kb_set1(float s) { return _mm512_set1_ps(s); }
 static inline float kb_hsum(kb_vf v) { return _mm512_reduce_add_ps(v); }
 
 /* 16 halves (f16 or bf16) as f32 */
@@ -101,6 +113,24 @@ static inline void kb_quant16(const float *x, float inv, int64_t n, int16_t *out
                       KB_W2_(v, 20), KB_W2_(v, 22), KB_W2_(v, 24), KB_W2_(v, 26), KB_W2_(v, 28),   \
                       KB_W2_(v, 30))
 
+/* out[0..32) = s * q + b for the codes of v, multiply then add as the reference (no FMA) */
+static inline void kb_dequant16(kb_vi v, const int bits, float s, float b, float *out) {
+    const __m512 sv = _mm512_set1_ps(s), bv = _mm512_set1_ps(b);
+    __m512 lo = _mm512_cvtepi32_ps(_mm512_cvtepi16_epi32(_mm512_castsi512_si256(v)));
+    __m512 hi = _mm512_cvtepi32_ps(_mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(v, 1)));
+    if (!KB_ALIGNED(bits)) { /* int16 lane l holds pair (l/2) % 8: the same 16 factors twice */
+#define US_(l) 1.0f / (float)(1 << KB_PAIR_SHIFT(bits, (l) / 2))
+        const __m512 u =
+            _mm512_setr_ps(US_(0), US_(1), US_(2), US_(3), US_(4), US_(5), US_(6), US_(7), US_(8),
+                           US_(9), US_(10), US_(11), US_(12), US_(13), US_(14), US_(15));
+#undef US_
+        lo = _mm512_mul_ps(lo, u);
+        hi = _mm512_mul_ps(hi, u);
+    }
+    _mm512_storeu_ps(out, _mm512_add_ps(_mm512_mul_ps(lo, sv), bv));
+    _mm512_storeu_ps(out + 16, _mm512_add_ps(_mm512_mul_ps(hi, sv), bv));
+}
+
 /* One block of codes at p (see kernels_body.h for the order). */
 static inline __attribute__((always_inline)) void kb_unpack(const uint8_t *p, const int bits,
                                                             const int group, kb_vi *out) {
@@ -131,21 +161,22 @@ static inline __attribute__((always_inline)) void kb_unpack(const uint8_t *p, co
         }
         return;
     }
-    /* 3, 5, 6 bits: half h holds codes 16h..16h+15 from the 16 bytes at p + 2*bits*h; lane l of
-     * a half takes bytes (l*bits)/8 and +1 of its window and shifts by (l*bits)%8 */
-#define SH_(l) (char)((l)*bits / 8), (char)((l)*bits / 8 + 1)
+    /* 3, 5, 6 bits: half h holds the 16 codes at p + 2*bits*h; in each half, lanes 2p, 2p+1 =
+     * codes p, p+8, masked in place at bit offset KB_PAIR_SHIFT(bits, p) (see kernels_isa.h) */
+#define C_(l) ((l) / 2 + 8 * ((l) % 2))
+#define SH_(l) (char)(C_(l) * bits / 8), (char)(C_(l) * bits / 8 + 1)
     const __m512i shuf = _mm512_broadcast_i64x4(
         _mm256_setr_epi8(SH_(0), SH_(1), SH_(2), SH_(3), SH_(4), SH_(5), SH_(6), SH_(7), SH_(8),
                          SH_(9), SH_(10), SH_(11), SH_(12), SH_(13), SH_(14), SH_(15)));
+#undef C_
 #undef SH_
-#define KB_SHIFT_(l) (((l) % 16) * bits % 8)
-    const __m512i cnt = KB_EPI16_(KB_SHIFT_);
-#undef KB_SHIFT_
-    const __m512i mask = _mm512_set1_epi16((short)((1 << bits) - 1));
+#define MK_(l) (((1 << bits) - 1) << KB_PAIR_SHIFT(bits, ((l) % 16) / 2))
+    const __m512i mask = KB_EPI16_(MK_);
+#undef MK_
     __m256i lo = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)p));
     __m256i hi = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(p + 2 * bits)));
     __m512i v = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
-    out[0] = _mm512_and_si512(_mm512_srlv_epi16(_mm512_shuffle_epi8(v, shuf), cnt), mask);
+    out[0] = _mm512_and_si512(_mm512_shuffle_epi8(v, shuf), mask);
 }
 
 #include "kernels_body.h"

@@ -28,9 +28,19 @@
 #define KB_MAX_R 4
 #define KB_MAX_T 4
 
+/* Widths 3, 5, 6 (a code may straddle two bytes): each 16 lanes hold 16 consecutive codes with
+ * lanes 2p and 2p+1 holding codes p and p+8 (p < 8), which sit at the same bit offset within
+ * their byte pair, (p*bits) % 8. The unpacker only masks each code in place (q << that offset),
+ * pmaddwd sums lanes of equal offset, and int32 lane p (mod 8) is scaled back by
+ * 2^-((p*bits) % 8) once per group (exact: a power of two). */
+#define KB_PAIR_SHIFT(bits, p) (((p) % 8) * (bits) % 8)
+
 /* The code (index within its block) that position i of the block's int16 vectors holds. */
 JANG_FORCE_INLINE int kb_code_of(const int bits, const int group, int i) {
-    if (!KB_ALIGNED(bits)) return i;
+    if (!KB_ALIGNED(bits)) {
+        int m = i % 16;
+        return i - m + m / 2 + 8 * (m % 2);
+    }
     const int B = KB_BYTES(bits, group), per = 8 / bits;
     int j = i / KB_L, l = i % KB_L;
     int k = j * (KB_L / B) + l / B;

@@ -9,6 +9,9 @@
 #include "kernels.h"
 #include "util.h"
 
+#include <math.h>
+#include <string.h>
+
 static float dot_f32(const float *a, const float *b, int64_t n) {
     float acc[8] = {0};
     int64_t i = 0;
@@ -38,9 +41,35 @@ static void ref_rows(const jang_kjob *j, int64_t r0, int64_t r1, void *scratch) 
     }
 }
 
+/* The reference attention (what forward.c did inline before the kernel tables). */
+static void ref_attend(const float *q, const float *k, const float *v, int64_t stride, int64_t len,
+                       int64_t hd, float scale, float *sc, float *o) {
+    float mx = -INFINITY;
+    for (int64_t j = 0; j < len; j++) {
+        const float *kj = k + j * stride;
+        float s = 0.0f;
+        for (int64_t i = 0; i < hd; i++)
+            s += q[i] * kj[i];
+        sc[j] = s * scale;
+        if (sc[j] > mx) mx = sc[j];
+    }
+    float sum = 0.0f;
+    for (int64_t j = 0; j < len; j++)
+        sum += sc[j] = expf(sc[j] - mx);
+    float inv = 1.0f / sum;
+    memset(o, 0, (size_t)hd * sizeof(float));
+    for (int64_t j = 0; j < len; j++) {
+        const float *vj = v + j * stride;
+        float p = sc[j] * inv;
+        for (int64_t i = 0; i < hd; i++)
+            o[i] += p * vj[i];
+    }
+}
+
 #define REF_ROW_(b) [b] = {ref_rows, NULL},
 const jang_kernels jang_kernels_scalar = {
     .name = "scalar",
     .affine = {JANG_AFFINE_BITS_MAP(REF_ROW_)},
     .plain = {ref_rows, ref_rows, ref_rows},
+    .attend = ref_attend,
 };

@@ -9,6 +9,7 @@
 #include "kernels.h"
 #include "util.h"
 
+#include <cpuid.h>
 #include <pthread.h>
 #include <string.h>
 
@@ -73,17 +74,25 @@ const char *jang_isa_name(jang_isa isa) {
     return "?";
 }
 
+/* F16C has no __builtin_cpu_supports name in clang 14, so ask cpuid directly
+ * (leaf 1, ECX bit 29); avx2/fma/avx512 through the builtin, which also
+ * checks that the OS saves the wide registers. */
+static bool cpu_has_f16c(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return false;
+    return (c >> 29) & 1u;
+}
+
 bool jang_isa_supported(jang_isa isa) {
     __builtin_cpu_init();
     switch (isa) {
     case JANG_ISA_SCALAR:
         return true;
     case JANG_ISA_AVX2:
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-               __builtin_cpu_supports("f16c");
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpu_has_f16c();
     case JANG_ISA_AVX512:
         return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-               __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("f16c");
+               __builtin_cpu_supports("avx512vl") && cpu_has_f16c();
     case JANG_ISA_COUNT:
         break;
     }
@@ -149,12 +158,12 @@ jang_isa jang_isa_active(void) {
 /* ---- the driver ------------------------------------------------------------------------------ */
 
 size_t jang_kernel_scratch_bytes(const jang_weight *w) {
-    size_t row = (size_t)w->cols * sizeof(float); /* the scalar table's f32 row */
-    if (w->kind != JANG_WK_AFFINE) return row;
+    /* f32 rows: the scalar table's one row, the fast tables' GEMM tile */
+    size_t rows = (size_t)JANG_KERNEL_MAX_TILE_ROWS * (size_t)w->cols * sizeof(float);
+    if (w->kind != JANG_WK_AFFINE) return rows;
     size_t ng = (size_t)(w->cols / w->group), rbytes = (size_t)w->cols * (size_t)w->bits / 8;
-    size_t fast =
-        2 * JANG_KERNEL_MAX_TILE_ROWS * ng * sizeof(float) + rbytes + 3 * JANG_KERNEL_OVERREAD;
-    return fast > row ? fast : row;
+    return 2 * JANG_KERNEL_MAX_TILE_ROWS * ng * sizeof(float) + rows + rbytes +
+           3 * JANG_KERNEL_OVERREAD;
 }
 
 typedef struct {
@@ -198,14 +207,19 @@ void jang_matmul_isa(jang_pool *pool, jang_isa isa, const jang_weight *w, const 
         c.rows = k->plain[w->kind];
     }
     if (c.prep) {
-        size_t ng = (size_t)(w->cols / w->group), nn = (size_t)n;
-        size_t xq_bytes = (nn * (size_t)w->cols * sizeof(int16_t) + 63) & ~(size_t)63;
-        uint8_t *buf =
-            jang_pool_scratch(pool, JANG_POOL_SHARED(pool), xq_bytes + 2 * nn * ng * sizeof(float));
+        size_t ng = (size_t)(w->cols / w->group), nn = (size_t)n, nc = nn * (size_t)w->cols;
+        size_t bytes = n >= JANG_KERNEL_GEMM_MIN ? nc * sizeof(float)
+                                                 : ((nc * sizeof(int16_t) + 63) & ~(size_t)63) +
+                                                       2 * nn * ng * sizeof(float);
+        uint8_t *buf = jang_pool_scratch(pool, JANG_POOL_SHARED(pool), bytes);
         JANG_ASSERT(buf != NULL);
-        job.xq = (int16_t *)buf;
-        job.dx = (float *)(buf + xq_bytes);
-        job.sx = job.dx + nn * ng;
+        if (n >= JANG_KERNEL_GEMM_MIN) {
+            job.xf = (float *)buf;
+        } else {
+            job.xq = (int16_t *)buf;
+            job.dx = (float *)(buf + ((nc * sizeof(int16_t) + 63) & ~(size_t)63));
+            job.sx = job.dx + nn * ng;
+        }
         if (n >= 2 * jang_pool_size(pool))
             jang_pool_run(pool, prep_worker, &c);
         else
@@ -217,4 +231,9 @@ void jang_matmul_isa(jang_pool *pool, jang_isa isa, const jang_weight *w, const 
 void jang_matmul(jang_pool *pool, const jang_weight *w, const float *x, int64_t n,
                  const float *bias, float *y) {
     jang_matmul_isa(pool, jang_isa_active(), w, x, n, bias, y);
+}
+
+void jang_attend(const float *q, const float *k, const float *v, int64_t stride, int64_t len,
+                 int64_t hd, float scale, float *scores, float *out) {
+    jang_isa_kernels(jang_isa_active())->attend(q, k, v, stride, len, hd, scale, scores, out);
 }

@@ -36,6 +36,12 @@ void jang_weight_row(const jang_weight *w, int64_t r, float *out);
 void jang_matmul(jang_pool *pool, const jang_weight *w, const float *x, int64_t n,
                  const float *bias, float *y);
 
+/* One query of one head against `len` cached positions: scores[j] = scale * q . k_j, softmax,
+ * out = sum_j p_j v_j. q and out have hd floats; key/value j start at k + j*stride, v + j*stride;
+ * scores has room for len floats. Uses the kernel table of jang_matmul. */
+void jang_attend(const float *q, const float *k, const float *v, int64_t stride, int64_t len,
+                 int64_t hd, float scale, float *scores, float *out);
+
 /* Picks the kernel table once (see kernels.h); the model loader calls it so that a bad JANG_ISA
  * is reported as an error. */
 jang_status jang_kernels_init(void);

@@ -146,28 +146,8 @@ static void attn_worker(void *arg, int w, int nw) {
     for (int64_t job = b; job < e; job++) {
         int64_t t = job / d->n_heads, h = job % d->n_heads, kvh = h / group;
         const float *q = m->q + t * qd + h * hd;
-        int64_t len = c->pos + t + 1;
-        float mx = -INFINITY;
-        for (int64_t j = 0; j < len; j++) {
-            const float *k = kc + j * kvd + kvh * hd;
-            float s = 0.0f;
-            for (int64_t i = 0; i < hd; i++)
-                s += q[i] * k[i];
-            sc[j] = s * scale;
-            if (sc[j] > mx) mx = sc[j];
-        }
-        float sum = 0.0f;
-        for (int64_t j = 0; j < len; j++)
-            sum += sc[j] = expf(sc[j] - mx);
-        float inv = 1.0f / sum;
-        float *o = m->att + t * qd + h * hd;
-        memset(o, 0, (size_t)hd * sizeof(float));
-        for (int64_t j = 0; j < len; j++) {
-            const float *v = vc + j * kvd + kvh * hd;
-            float p = sc[j] * inv;
-            for (int64_t i = 0; i < hd; i++)
-                o[i] += p * v[i];
-        }
+        jang_attend(q, kc + kvh * hd, vc + kvh * hd, kvd, c->pos + t + 1, hd, scale, sc,
+                    m->att + t * qd + h * hd);
     }
 }
 

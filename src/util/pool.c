@@ -1,10 +1,16 @@
 /* pool.c — persistent pthread worker pool (see pool.h).
  *
- * A run publishes fn/ctx and bumps an atomic generation counter (release); workers spin on it
- * for a while (a decode step issues a few hundred short runs back to back, and a futex wake-up
- * costs microseconds per run) and then sleep on a condition variable. Completion is an atomic
- * pending count the caller spins on, with the same fallback. The mutex/condvar pair is only
- * touched by sleepers, so a run between busy workers makes no system call.
+ * A run publishes fn/ctx and bumps an atomic generation counter (release). The n shares of a run
+ * are claimed, not assigned: each share has a claim word holding the last generation that took
+ * it, and a thread runs share i only after moving that word to the current generation with a
+ * compare-and-swap. Each worker starts with its own share, then helps with any share still
+ * unclaimed; the caller does share 0 and then the same. So a worker that the OS has not scheduled
+ * (this box is shared; 2 cores) costs the run its share's time on another thread, not a
+ * time slice. A claim can only succeed for the live generation: when a run completes every claim
+ * word holds its generation, so a late thread's claim for an old one fails.
+ * Waiting (workers for a run, the caller for the last share) spins on the atomics for a while
+ * (a decode step issues a few hundred short runs back to back; a futex wake-up costs
+ * microseconds per run) and then sleeps on a condition variable.
  */
 #include "pool.h"
 #include "util.h"
@@ -14,7 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Pause iterations before a worker (or the waiting caller) goes to sleep: about 0.1-0.5 ms. */
+/* Pause iterations before a waiting thread sleeps: about 0.1-0.5 ms. */
 #define SPIN_ITERS 20000
 
 typedef struct {
@@ -28,7 +34,8 @@ struct jang_pool {
     pthread_mutex_t mu;
     pthread_cond_t start, done;
     _Atomic uint64_t generation;
-    _Atomic int pending;
+    _Atomic uint64_t *claims; /* (n) last generation that claimed share i */
+    _Atomic int finished;     /* shares of the live generation that are done */
     _Atomic bool quit;
     jang_pool_fn fn; /* published before the generation bump */
     void *ctx;
@@ -44,6 +51,29 @@ static inline void cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
 #endif
+}
+
+static bool claim(jang_pool *p, int i, uint64_t g) {
+    uint64_t v = atomic_load_explicit(&p->claims[i], memory_order_relaxed);
+    while (v < g)
+        if (atomic_compare_exchange_weak_explicit(&p->claims[i], &v, g, memory_order_acquire,
+                                                  memory_order_relaxed))
+            return true;
+    return false;
+}
+
+/* Runs every share of generation g this thread can claim, starting at `first`. */
+static void run_shares(jang_pool *p, uint64_t g, int first) {
+    for (int k = 0; k < p->n; k++) {
+        int i = (first + k) % p->n;
+        if (!claim(p, i, g)) continue;
+        p->fn(p->ctx, i, p->n); /* stable: g cannot complete before this share */
+        if (atomic_fetch_add_explicit(&p->finished, 1, memory_order_acq_rel) == p->n - 1) {
+            pthread_mutex_lock(&p->mu);
+            pthread_cond_signal(&p->done);
+            pthread_mutex_unlock(&p->mu);
+        }
+    }
 }
 
 static void *worker_main(void *arg) {
@@ -67,12 +97,7 @@ static void *worker_main(void *arg) {
         }
         if (atomic_load(&p->quit)) return NULL;
         seen = g;
-        p->fn(p->ctx, wa.id, p->n);
-        if (atomic_fetch_sub_explicit(&p->pending, 1, memory_order_acq_rel) == 1) {
-            pthread_mutex_lock(&p->mu);
-            pthread_cond_signal(&p->done);
-            pthread_mutex_unlock(&p->mu);
-        }
+        run_shares(p, g, wa.id);
     }
 }
 
@@ -89,11 +114,15 @@ jang_pool *jang_pool_create(int n_threads) {
     pthread_cond_init(&p->start, NULL);
     pthread_cond_init(&p->done, NULL);
     atomic_init(&p->generation, 0);
-    atomic_init(&p->pending, 0);
+    atomic_init(&p->finished, 0);
     atomic_init(&p->quit, false);
     p->threads = jang_calloc((size_t)n_threads, sizeof *p->threads, "thread pool");
     p->scratch = jang_calloc((size_t)n_threads + 1, sizeof *p->scratch, "thread pool");
-    if (!p->threads || !p->scratch) {
+    p->claims = jang_calloc((size_t)n_threads, sizeof *p->claims, "thread pool");
+    if (p->claims)
+        for (int i = 0; i < n_threads; i++)
+            atomic_init(&p->claims[i], 0);
+    if (!p->threads || !p->scratch || !p->claims) {
         p->n = 1;
         jang_pool_free(p);
         return NULL;
@@ -130,6 +159,7 @@ void jang_pool_free(jang_pool *p) {
         for (int i = 0; i <= p->n; i++)
             free(p->scratch[i].ptr);
     free(p->scratch);
+    free((void *)p->claims);
     free(p->threads);
     free(p);
 }
@@ -143,18 +173,18 @@ void jang_pool_run(jang_pool *p, jang_pool_fn fn, void *ctx) {
     }
     p->fn = fn;
     p->ctx = ctx;
-    atomic_store_explicit(&p->pending, p->n - 1, memory_order_relaxed);
+    atomic_store_explicit(&p->finished, 0, memory_order_relaxed);
     pthread_mutex_lock(&p->mu);
-    atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
+    uint64_t g = atomic_fetch_add_explicit(&p->generation, 1, memory_order_release) + 1;
     pthread_cond_broadcast(&p->start); /* cheap when nobody sleeps */
     pthread_mutex_unlock(&p->mu);
-    fn(ctx, 0, p->n);
+    run_shares(p, g, 0);
     for (int i = 0; i < SPIN_ITERS; i++) {
-        if (atomic_load_explicit(&p->pending, memory_order_acquire) == 0) return;
+        if (atomic_load_explicit(&p->finished, memory_order_acquire) == p->n) return;
         cpu_relax();
     }
     pthread_mutex_lock(&p->mu);
-    while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0)
+    while (atomic_load_explicit(&p->finished, memory_order_acquire) < p->n)
         pthread_cond_wait(&p->done, &p->mu);
     pthread_mutex_unlock(&p->mu);
 }
