@@ -428,7 +428,9 @@ int cmd_convert(int argc, char **argv) {
 
     double t0 = now_s();
     jang_converter *c = NULL;
-    jang_status s = jang_converter_open(a.src, &o, &c);
+    jang_status s = JANG_OK;
+    if (!a.dry_run) s = jang_convert_check_output(a.src, a.out, a.force); /* before any work */
+    if (s == JANG_OK) s = jang_converter_open(a.src, &o, &c);
     double t_plan = now_s() - t0;
     if (s == JANG_OK) {
         jang_convert_summary sum;

@@ -613,7 +613,9 @@ void jang_plan_free(jang_plan *p);
  * embedding, attention, the first and last two layers count more; see budget.c). The solver
  * minimises the sum of weighted errors under the byte budget as a multiple-choice knapsack:
  * per tensor the lower convex hull of (bytes, error), greedy upgrades by error reduction per
- * byte while they fit, then the leftover budget filled with the best upgrades that still fit. */
+ * byte while they fit, then the leftover budget filled with the best upgrades that still fit,
+ * trades (a step too big for the leftover paid by downgrades that cost less error) and padding
+ * until the file is within 1% of the target. */
 #define JANG_BUDGET_MAX_OPTIONS 32
 
 /* The options (bits, group) in a fixed order: k = 0 .. jang_budget_n_options() - 1. */
@@ -755,6 +757,10 @@ void jang_converter_summary(const jang_converter *c, jang_convert_summary *out);
  * source directory, or contains the source; an existing out is JANG_E_EXISTS unless opts.force.
  * A non-finite source value fails naming the tensor, row and column. Callable once. */
 jang_status jang_converter_write(jang_converter *c, const char *out);
+/* The checks write() starts with, for callers that want them before a long open(): out must not
+ * be src, lie inside it or contain it (JANG_E_ARG), its parent must exist (JANG_E_IO), and an
+ * existing out is JANG_E_EXISTS unless force. */
+jang_status jang_convert_check_output(const char *src, const char *out, bool force);
 
 /* ---------------------------------------------------------------------------------------------
  * Runtime: a decoder-only model (Llama, Mistral, Qwen2, Qwen3) loaded from a GGUF file, a Hugging
@@ -1156,8 +1162,9 @@ jang_status jang_chat_apply(const jang_chat_format *f, const char *system, const
  * natural logarithms throughout. Tested by tests/test_eval.c.
  */
 void jang_sha256(const void *data, size_t len, uint8_t out[32]);
-/* SHA-256 over the tokenizer's vocabulary: kind, pre-tokenizer, every token's text and type in
- * id order, the BOS/EOS ids and the add-BOS/EOS rules. Equal fingerprints: same token ids. */
+/* SHA-256 over the tokenizer's vocabulary: its size, the BOS/EOS ids, the add-BOS/EOS rules and
+ * every token's text and type in id order. A GGUF and the tokenizer.json of the same model agree
+ * (the pre-tokenizer's name is left out); vocabularies padded differently do not. */
 void jang_tokenizer_fingerprint(const jang_tokenizer *t, uint8_t out[32]);
 
 /* Mean and error of n samples with sum s and sum of squares s2, as llama-perplexity's
@@ -1188,17 +1195,19 @@ typedef struct jang_ref_token {
 #define JANG_REF_VERSION 1
 #define JANG_REF_MAX_TOPK 1024
 typedef struct jang_ref_info {
-    char model[256];          /* reference model name or path (NUL-terminated) */
-    uint8_t text_sha256[32];  /* SHA-256 of the evaluated text file's bytes */
-    uint8_t vocab_sha256[32]; /* jang_tokenizer_fingerprint; zero for runs on raw token ids */
-    int64_t n_text_tokens;    /* tokens of the whole text (BOS included when added) */
-    int32_t n_ctx;            /* tokens per chunk */
-    int32_t n_vocab;          /* logits per position */
-    int32_t n_chunks;         /* chunks stored */
-    int32_t n_scored;         /* scored positions per chunk: n_ctx - 1 - n_ctx / 2 */
-    int32_t topk;             /* top tokens kept per position (1..JANG_REF_MAX_TOPK, <= n_vocab) */
-    int32_t n_samples;        /* tail samples per position (0..JANG_REF_MAX_TOPK) */
-    int32_t bos;              /* id written over each chunk's first token, -1 none */
+    char model[256];           /* reference model name or path (NUL-terminated) */
+    uint8_t text_sha256[32];   /* SHA-256 of the evaluated text file's bytes */
+    uint8_t vocab_sha256[32];  /* jang_tokenizer_fingerprint (informational); zero for raw ids */
+    uint8_t tokens_sha256[32]; /* SHA-256 of the chunks' token ids, n_chunks * n_ctx int32 LE
+                                  from the text's start, before BOS is written over them */
+    int64_t n_text_tokens;     /* tokens of the whole text (BOS included when added) */
+    int32_t n_ctx;             /* tokens per chunk */
+    int32_t n_vocab;           /* logits per position */
+    int32_t n_chunks;          /* chunks stored */
+    int32_t n_scored;          /* scored positions per chunk: n_ctx - 1 - n_ctx / 2 */
+    int32_t topk;              /* top tokens kept per position (1..JANG_REF_MAX_TOPK, <= n_vocab) */
+    int32_t n_samples;         /* tail samples per position (0..JANG_REF_MAX_TOPK) */
+    int32_t bos;               /* id written over each chunk's first token, -1 none */
 } jang_ref_info;
 
 /* Fills one record from a row of logits (n_vocab floats), its tail samples drawn with seed (the
@@ -1224,8 +1233,10 @@ void jang_ref_close(jang_ref *r);
 const jang_ref_info *jang_ref_get_info(const jang_ref *r);
 /* Record i = chunk * n_scored + position; false when out of range. */
 bool jang_ref_get(const jang_ref *r, int64_t i, jang_ref_token *out);
-/* JANG_E_ARG naming the first difference (text, context, vocabulary, BOS) between the file and a
- * run's facts; model, n_chunks, topk and n_samples are not compared. */
+/* JANG_E_ARG naming the first difference between the file and a run's facts: text hash, context,
+ * logits per position, BOS, token count, and the token ids of the reference's chunks (the run's
+ * tokens_sha256 must cover the reference's n_chunks). model, n_chunks, topk, n_samples and the
+ * vocabulary fingerprint are not compared: the same ids are what make the comparison valid. */
 jang_status jang_ref_check(const jang_ref *r, const jang_ref_info *run);
 
 /* Perplexity / KLD statistics of scored positions, llama-perplexity's formulas (docs/QUALITY.md

@@ -343,6 +343,56 @@ TEST(convert_budget_solver_takes_sensitivities) {
     jang_plan_free(S.base);
 }
 
+/* A big tensor (a quarter of the weights, like SmolLM2's tied embedding) beside others that
+ * reach their error floor early (what a GGUF source does: 4-bit g32 reproduces a Q4_1 tensor
+ * exactly): the budget must still be used within 1%, by trading bits. */
+TEST(convert_budget_solver_trades_for_a_big_tensor) {
+    enum { N = 12 };
+    jang_alloc_tensor t[N];
+    double err[N * JANG_BUDGET_MAX_OPTIONS];
+    char names[N][64];
+    memset(t, 0, sizeof t);
+    jang_plan *base = jang_plan_new(N);
+    REQUIRE(base);
+    for (int i = 0; i < N; i++) {
+        bool big = i == 0;
+        snprintf(names[i], sizeof names[i],
+                 big ? "model.embed_tokens.weight" : "model.layers.%d.mlp.up_proj.weight", i);
+        t[i].name = names[i];
+        t[i].dtype = JANG_DT_F16;
+        t[i].n_dims = 2;
+        t[i].shape[0] = big ? 8192 : 2048;
+        t[i].shape[1] = 128;
+        base->entries[i].action = JANG_ALLOC_QUANT;
+        base->entries[i].bits = 4, base->entries[i].group = 64;
+        for (int k = 0; k < jang_budget_n_options(); k++) {
+            int b, g;
+            jang_budget_option(k, &b, &g);
+            double e = pow(4.0, -b) * (1.0 + g / 64.0);
+            if (!big && b >= 4 && g == 32) e = 1e-9; /* exact from here on */
+            err[i * JANG_BUDGET_MAX_OPTIONS + k] = e;
+        }
+    }
+    jang_alloc_model m;
+    memset(&m, 0, sizeof m);
+    m.n_layers = N;
+    jang_budget_opts o;
+    jang_budget_opts_init(&o);
+    o.priors = false;
+    for (double X = 2.5; X <= 9.0; X += 0.1) {
+        o.target_bpw = X;
+        jang_plan *p = NULL;
+        REQUIRE_OK(jang_budget_solve(t, N, &m, base, err, &o, &p));
+        uint64_t bytes;
+        int64_t params;
+        jang_plan_size(t, N, p, &bytes, &params);
+        double bpw = (double)bytes * 8.0 / (double)params;
+        CHECK_MSG(bpw <= X && bpw >= 0.99 * X, "target %.2f: true bpw %.4f", X, bpw);
+        jang_plan_free(p);
+    }
+    jang_plan_free(base);
+}
+
 /* ---- conversions ---------------------------------------------------------------------------- */
 
 typedef struct {
@@ -666,6 +716,15 @@ TEST(convert_cli_writes_validates_and_refuses) {
     REQUIRE(run_jang(args, &r));
     CHECK_MSG(r.status == 0, "exit %d: %s", r.status, r.err);
     CHECK_HAS(r.out, "uniform 8-bit g64");
+    /* --shard-size splits the output; still valid */
+    snprintf(args, sizeof args, "convert %s -o %s --bits 8 --force --shard-size 20K",
+             tiny_dir("qwen3"), out);
+    REQUIRE(run_jang(args, &r));
+    CHECK_MSG(r.status == 0, "exit %d: %s", r.status, r.err);
+    CHECK_MSG(has_entry_prefix(out, "model-00002-of-"), "%s: a single shard", out);
+    snprintf(args, sizeof args, "validate %s", out);
+    REQUIRE(run_jang(args, &r));
+    CHECK_MSG(r.status == 0, "validate: %s", r.out);
     /* never into the source */
     char inside[800];
     snprintf(inside, sizeof inside, "%s/out", out);

@@ -148,6 +148,7 @@ static jang_status read_rows(void *ctx, int64_t i, int64_t row0, int64_t n_rows,
     const jang_converter *c = ctx;
     const jang_src_tensor *t = jang_source_at(c->src, i);
     jang_status s = jang_source_read(c->src, t, row0, n_rows, out);
+    jang_source_release_rows(c->src, t, row0, n_rows); /* each sample row is read once */
     if (s == JANG_OK && c->round_f16)
         for (int64_t k = 0; k < n_rows * t->cols; k++)
             out[k] = jang_f16_to_f32(jang_f32_to_f16(out[k]));
@@ -402,6 +403,7 @@ void jang_converter_summary(const jang_converter *c, jang_convert_summary *out) 
 static char *canonical(const char *p) {
     char buf[PATH_MAX];
     if (realpath(p, buf)) return jang_strdup(buf);
+    int err = errno;
     size_t n = strlen(p);
     while (n > 1 && p[n - 1] == '/')
         n--;
@@ -419,6 +421,7 @@ static char *canonical(const char *p) {
         res = jang_strdup(buf);
     }
     free(copy);
+    if (!res) errno = err;
     return res;
 }
 
@@ -428,10 +431,12 @@ static bool inside(const char *child, const char *dir) {
     return !strncmp(child, dir, n) && child[n] == '/';
 }
 
-static jang_status check_paths(const jang_converter *c, const char *out) {
-    char *so = canonical(c->src_path), *oo = canonical(out);
+static jang_status check_paths(const char *src, const char *out) {
+    char *so = canonical(src), *oo = canonical(out);
     jang_status s = JANG_OK;
-    if (!so || !oo)
+    if (!so)
+        s = jang_fail(JANG_E_IO, "%s: cannot open: %s", src, strerror(errno));
+    else if (!oo)
         s = jang_fail(JANG_E_IO, "%s: the output's parent directory does not exist", out);
     else if (!strcmp(so, oo))
         s = jang_fail(JANG_E_ARG, "%s: the output is the source; choose another directory", out);
@@ -439,10 +444,9 @@ static jang_status check_paths(const jang_converter *c, const char *out) {
         s = jang_fail(JANG_E_ARG,
                       "%s: the output lies inside the source directory %s; never "
                       "writing into the source",
-                      out, c->src_path);
+                      out, src);
     else if (inside(so, oo))
-        s = jang_fail(JANG_E_ARG, "%s: the source %s lies inside the output directory", out,
-                      c->src_path);
+        s = jang_fail(JANG_E_ARG, "%s: the source %s lies inside the output directory", out, src);
     free(so);
     free(oo);
     return s;
@@ -617,6 +621,7 @@ static jang_status stream_tensor(const jang_converter *c, jang_dir_writer *w, st
             break;
         }
         s = jang_dir_writer_write(w, st->buf, (size_t)jb.n_rows * out_row);
+        jang_source_release_rows(c->src, t, r, jb.n_rows);
         st->bytes_done = base + (uint64_t)((double)t->n_bytes * (double)(r + jb.n_rows) /
                                            (double)(rows ? rows : 1));
         report(c, st, x->name);
@@ -739,11 +744,21 @@ static jang_status finish(const jang_converter *c, jang_dir_writer *w) {
     return s;
 }
 
+jang_status jang_convert_check_output(const char *src, const char *out, bool force) {
+    if (!src || !out || !out[0]) return jang_fail(JANG_E_ARG, "convert: no output directory given");
+    jang_status s = check_paths(src, out);
+    if (s) return s;
+    struct stat sb;
+    if (!force && lstat(out, &sb) == 0)
+        return jang_fail(JANG_E_EXISTS, "%s: already exists (use --force to replace it)", out);
+    return JANG_OK;
+}
+
 jang_status jang_converter_write(jang_converter *c, const char *out) {
     if (!c || !out || !out[0]) return jang_fail(JANG_E_ARG, "convert: no output directory given");
     if (c->written) return jang_fail(JANG_E_ARG, "convert: write called twice");
     c->written = true;
-    jang_status s = check_paths(c, out);
+    jang_status s = check_paths(c->src_path, out);
     if (s) return s;
     jang_dir_writer_opts wo;
     jang_dir_writer_opts_init(&wo);

@@ -369,14 +369,25 @@ jang_status jang_source_read(const jang_source *s, const jang_src_tensor *t, int
                                       : read_gguf(s, t, row0, n_rows, out);
 }
 
+/* Drops the whole pages inside [p, p + n) from the map (they are re-read from the file). */
+static void drop_pages(const void *p, size_t n) {
+    long page = sysconf(_SC_PAGESIZE);
+    if (!p || n == 0 || page <= 0) return;
+    uintptr_t a = (uintptr_t)p, e = a + n, mask = (uintptr_t)page - 1;
+    uintptr_t a0 = (a + mask) & ~mask, e0 = e & ~mask; /* a neighbour's pages stay */
+    if (e0 > a0) madvise((void *)a0, e0 - a0, MADV_DONTNEED);
+}
+
 void jang_source_release(const jang_source *s, const jang_src_tensor *t) {
     (void)s;
-    if (!t->data || t->n_bytes == 0) return;
-    long page = sysconf(_SC_PAGESIZE);
-    if (page <= 0) return;
-    /* only whole pages inside the tensor: a neighbour's pages stay */
-    uintptr_t a = (uintptr_t)t->data, e = a + t->n_bytes;
-    uintptr_t a0 = (a + (uintptr_t)page - 1) & ~((uintptr_t)page - 1),
-              e0 = e & ~((uintptr_t)page - 1);
-    if (e0 > a0) madvise((void *)a0, e0 - a0, MADV_DONTNEED);
+    drop_pages(t->data, t->n_bytes);
+}
+
+void jang_source_release_rows(const jang_source *s, const jang_src_tensor *t, int64_t row0,
+                              int64_t n_rows) {
+    (void)s;
+    if (t->fix == JANG_GGUF_FIX_UNPERMUTE_Q || t->fix == JANG_GGUF_FIX_UNPERMUTE_K) return;
+    if (row0 < 0 || n_rows <= 0 || row0 + n_rows > t->rows || t->rows <= 0) return;
+    size_t row_bytes = t->n_bytes / (size_t)t->rows;
+    drop_pages((const uint8_t *)t->data + (size_t)row0 * row_bytes, (size_t)n_rows * row_bytes);
 }

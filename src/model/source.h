@@ -63,5 +63,9 @@ jang_status jang_source_read(const jang_source *s, const jang_src_tensor *t, int
 /* Hints that t's bytes will not be read again soon: drops its pages of the file map from memory
  * (they are re-read from the file if needed), so streaming a model keeps the resident set small. */
 void jang_source_release(const jang_source *s, const jang_src_tensor *t);
+/* The same for the bytes of rows [row0, row0 + n_rows) (the pages wholly inside them); rows of a
+ * row-permuted GGUF tensor are not contiguous and are left alone (release the whole tensor). */
+void jang_source_release_rows(const jang_source *s, const jang_src_tensor *t, int64_t row0,
+                              int64_t n_rows);
 
 #endif

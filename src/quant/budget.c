@@ -14,7 +14,10 @@
  *    byte) takes upgrades while they fit the budget, dropping a variable whose next step does not
  *    fit; then the leftover bytes go, one upgrade at a time, to the largest error reduction that
  *    still fits among all options (hull or not). The greedy is optimal for the convex relaxation
- *    and never exceeds the budget by construction.
+ *    and never exceeds the budget by construction. When more than 1% is left (a big tensor whose
+ *    next step is larger than the bytes left, beside tensors at their error floor), trades pay
+ *    for that step by downgrading others when the total error drops, then padding moves tensors
+ *    to costlier options, the smallest error increase first, until within 1%.
  * Tested by tests/test_convert.c (solver on synthetic errors, bounds, and real conversions).
  */
 #include "alloc.h"
@@ -455,6 +458,140 @@ static double step_slope(const var *v) {
     return (a->err - b->err) / (double)(b->cost - a->cost);
 }
 
+/* The largest error reduction that still fits the budget, one option change at a time, among
+ * all options (hull or not), until none fits. */
+static void fill(var *vars, int64_t nv, uint64_t *used, uint64_t budget) {
+    for (;;) {
+        int64_t best_v = -1;
+        int best_x = -1;
+        double best_gain = 0;
+        for (int64_t a = 0; a < nv; a++) {
+            const var *v = &vars[a];
+            const pt *c = &v->all[v->cur];
+            for (int x = 0; x < v->n_all; x++) {
+                const pt *q = &v->all[x];
+                if (q->cost <= c->cost || *used + (q->cost - c->cost) > budget) continue;
+                double gain = c->err - q->err;
+                if (gain > best_gain) best_gain = gain, best_v = a, best_x = x;
+            }
+        }
+        if (best_v < 0) return;
+        var *v = &vars[best_v];
+        *used += v->all[best_x].cost - v->all[v->cur].cost;
+        v->cur = best_x;
+    }
+}
+
+typedef struct down {
+    int64_t v;
+    int x;
+    double loss;
+    uint64_t freed;
+} down;
+
+static int cmp_down(const void *a, const void *b) {
+    const down *x = a, *y = b;
+    double rx = x->loss / (double)x->freed, ry = y->loss / (double)y->freed;
+    if (rx != ry) return rx < ry ? -1 : 1;
+    return x->v < y->v ? -1 : x->v > y->v;
+}
+
+/* One trade: the upgrade with the best error reduction per byte among those that do not fit,
+ * paid for by downgrading other tensors, each to its option losing the least error per byte
+ * freed, cheapest first, if the trade lowers the total error. This is what the greedy misses when
+ * a big tensor (an embedding of a fifth of the model) waits for a step larger than the bytes left
+ * while the rest sit at their error floor. Returns whether a trade was made. */
+static bool trade(var *vars, int64_t nv, uint64_t *used, uint64_t budget) {
+    down *d = jang_malloc((size_t)(nv ? nv : 1) * sizeof *d, "budget");
+    if (!d) return false;
+    bool done = false;
+    do { /* the candidate upgrade: the best gain per byte */
+        int64_t ua = -1;
+        int ux = -1;
+        double best = 0;
+        for (int64_t a = 0; a < nv; a++) {
+            const var *v = &vars[a];
+            const pt *c = &v->all[v->cur];
+            for (int x = 0; x < v->n_all; x++) {
+                const pt *q = &v->all[x];
+                if (q->cost <= c->cost || *used + (q->cost - c->cost) <= budget) continue;
+                double r = (c->err - q->err) / (double)(q->cost - c->cost);
+                if (r > best) best = r, ua = a, ux = x;
+            }
+        }
+        if (ua < 0) break; /* leaves the do-while */
+        const var *u = &vars[ua];
+        double gain = u->all[u->cur].err - u->all[ux].err;
+        uint64_t need = *used + (u->all[ux].cost - u->all[u->cur].cost) - budget;
+        int64_t nd = 0;
+        for (int64_t a = 0; a < nv; a++) {
+            if (a == ua) continue;
+            const var *v = &vars[a];
+            const pt *c = &v->all[v->cur];
+            down bestd = {-1, -1, 0, 0};
+            for (int x = 0; x < v->n_all; x++) {
+                const pt *q = &v->all[x];
+                if (q->cost >= c->cost) continue;
+                down t = {a, x, fmax(q->err - c->err, 0), c->cost - q->cost};
+                if (bestd.v < 0 || t.loss / (double)t.freed < bestd.loss / (double)bestd.freed)
+                    bestd = t;
+            }
+            if (bestd.v >= 0) d[nd++] = bestd;
+        }
+        qsort(d, (size_t)nd, sizeof *d, cmp_down);
+        uint64_t freed = 0;
+        double loss = 0;
+        int64_t k = 0;
+        while (k < nd && freed < need) {
+            freed += d[k].freed;
+            loss += d[k].loss;
+            k++;
+        }
+        if (freed >= need && loss < gain) {
+            for (int64_t j = 0; j < k; j++) {
+                var *v = &vars[d[j].v];
+                *used -= v->all[v->cur].cost - v->all[d[j].x].cost;
+                v->cur = d[j].x;
+            }
+            var *w = &vars[ua];
+            *used += w->all[ux].cost - w->all[w->cur].cost;
+            w->cur = ux;
+            done = true;
+        }
+    } while (0);
+    free(d);
+    JANG_ASSERT(*used <= budget);
+    return done;
+}
+
+/* Last resort for the 1% rule, when no trade pays: move tensors to costlier options that fit,
+ * the smallest error increase first (options no worse come first: a tensor at its error floor,
+ * where more bits buy nothing measurable, takes more bits), until within 1% or nothing fits. A
+ * few bytes of the file then buy nothing, or cost a little error: the size was asked for. */
+static void pad(var *vars, int64_t nv, uint64_t *used, uint64_t budget, uint64_t floor_bytes) {
+    while (*used < floor_bytes) {
+        int64_t bv = -1;
+        int bx = -1;
+        double bgain = -INFINITY;
+        uint64_t bextra = 0;
+        for (int64_t a = 0; a < nv; a++) {
+            const var *v = &vars[a];
+            const pt *c = &v->all[v->cur];
+            for (int x = 0; x < v->n_all; x++) {
+                const pt *q = &v->all[x];
+                if (q->cost <= c->cost || *used + (q->cost - c->cost) > budget) continue;
+                double gain = c->err - q->err;
+                uint64_t extra = q->cost - c->cost;
+                if (gain > bgain || (gain == bgain && extra > bextra))
+                    bgain = gain, bextra = extra, bv = a, bx = x;
+            }
+        }
+        if (bv < 0) return;
+        *used += bextra;
+        vars[bv].cur = bx;
+    }
+}
+
 jang_status jang_budget_solve(const jang_alloc_tensor *t, int64_t n, const jang_alloc_model *m,
                               const jang_plan *base, const double *err, const jang_budget_opts *o,
                               jang_plan **out) {
@@ -539,26 +676,14 @@ jang_status jang_budget_solve(const jang_alloc_tensor *t, int64_t n, const jang_
         v->cur = v->hull[v->h];
         if (v->h + 1 < v->n_hull) heap_push(heap, &nh, (heap_item){step_slope(v), top.v});
     }
-    /* fill: the largest error reduction that still fits, any option */
-    for (;;) {
-        int64_t best_v = -1;
-        int best_a = -1;
-        double best_gain = 0;
-        for (int64_t a = 0; a < nv; a++) {
-            const var *v = &vars[a];
-            const pt *c = &v->all[v->cur];
-            for (int x = 0; x < v->n_all; x++) {
-                const pt *q = &v->all[x];
-                if (q->cost <= c->cost || used + (q->cost - c->cost) > budget) continue;
-                double gain = c->err - q->err;
-                if (gain > best_gain) best_gain = gain, best_v = a, best_a = x;
-            }
-        }
-        if (best_v < 0) break;
-        var *v = &vars[best_v];
-        used += v->all[best_a].cost - v->all[v->cur].cost;
-        v->cur = best_a;
+    fill(vars, nv, &used, budget);
+    /* within 1%: trade when the only upgrades left do not fit, then pad */
+    uint64_t floor_bytes = (uint64_t)ceill((long double)budget * 0.99L);
+    for (int round = 0; round < 256 && used < floor_bytes; round++) {
+        if (!trade(vars, nv, &used, budget)) break;
+        fill(vars, nv, &used, budget);
     }
+    if (used < floor_bytes) pad(vars, nv, &used, budget, floor_bytes);
     JANG_ASSERT(used <= budget);
     /* the plan */
     int64_t per_group[JANG_AFFINE_MAX_GROUP + 1] = {0};
