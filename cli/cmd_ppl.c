@@ -30,17 +30,17 @@ static void usage(FILE *f) {
             "  -b, --batch N         tokens per forward call (default: the chunk)\n"
             "  -t, --threads N       threads (default: all CPUs)\n"
             "      --save-ref FILE   save this run as a reference (top-k log-probs + tail mass)\n"
-            "      --topk K          top tokens kept per position with --save-ref (default 32)\n"
+            "      --topk K          top tokens kept per position with --save-ref (default 64)\n"
             "      --tail-samples M  tail tokens sampled per position with --save-ref (default\n"
-            "                        32; they make the KLD unbiased, 0 = top-k lower bound)\n"
+            "                        64; they make the KLD unbiased, 0 = top-k lower bound)\n"
             "      --ref FILE        compare against a saved reference: KL divergence etc.\n");
 }
 
 static int parse_args(int argc, char **argv, ppl_opts *o) {
     memset(o, 0, sizeof *o);
     o->n_ctx = 512;
-    o->topk = 32;
-    o->samples = 32;
+    o->topk = 64;
+    o->samples = 64;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         double x;
@@ -116,6 +116,13 @@ static int parse_args(int argc, char **argv, ppl_opts *o) {
         return 2;
     }
     return 0;
+}
+
+/* SHA-256 of the first n token ids (int32 little-endian, as in memory on the hosts we run on);
+ * zero when the text has fewer. */
+static void tokens_hash(const int32_t *ids, int64_t n_ids, int64_t n, uint8_t out[32]) {
+    memset(out, 0, 32);
+    if (n <= n_ids) jang_sha256(ids, (size_t)n * sizeof(int32_t), out);
 }
 
 static double now_s(void) {
@@ -240,6 +247,9 @@ int cmd_ppl(int argc, char **argv) {
             goto done;
         }
         if (n_chunks > ri->n_chunks) n_chunks = ri->n_chunks;
+        tokens_hash(ids, n_ids, (int64_t)ri->n_chunks * o.n_ctx, info.tokens_sha256);
+    } else {
+        tokens_hash(ids, n_ids, n_chunks * o.n_ctx, info.tokens_sha256);
     }
     jang_model_opts mo;
     jang_model_opts_init(&mo);
@@ -255,6 +265,9 @@ int cmd_ppl(int argc, char **argv) {
         fprintf(stderr, "jang ppl: %s does not fit this run: %s\n", o.ref, jang_last_error());
         goto done;
     }
+    if (o.ref && memcmp(jang_ref_get_info(ref)->vocab_sha256, info.vocab_sha256, 32) != 0)
+        fprintf(stderr, "jang ppl: note: this tokenizer's vocabulary differs from the "
+                        "reference's, but the text gives the same token ids\n");
     if (o.save_ref) {
         snprintf(info.model, sizeof info.model, "%s", o.model);
         info.n_chunks = (int32_t)n_chunks;

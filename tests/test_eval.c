@@ -383,6 +383,7 @@ static void ref_info(jang_ref_info *in, int32_t V, int32_t K, int32_t M) {
     snprintf(in->model, sizeof in->model, "test-model");
     jang_sha256("text", 4, in->text_sha256);
     jang_sha256("vocab", 5, in->vocab_sha256);
+    jang_sha256("ids", 3, in->tokens_sha256);
     in->n_text_tokens = 20;
     in->n_ctx = 8;
     in->n_vocab = V;
@@ -429,6 +430,7 @@ TEST(eval_ref_roundtrip) {
     CHECK_STR(ri->model, "test-model");
     CHECK(!memcmp(ri->text_sha256, in.text_sha256, 32));
     CHECK(!memcmp(ri->vocab_sha256, in.vocab_sha256, 32));
+    CHECK(!memcmp(ri->tokens_sha256, in.tokens_sha256, 32));
     CHECK(ri->n_ctx == 8 && ri->n_vocab == V && ri->n_chunks == 2 && ri->n_scored == 3 &&
           ri->topk == K && ri->n_samples == M && ri->bos == 1 && ri->n_text_tokens == 20);
     uint8_t buf[12 + 8 * K + 8 * M];
@@ -456,9 +458,18 @@ TEST(eval_ref_roundtrip) {
     CHECK_MSG(strstr(jang_last_error(), "context of 8 tokens, this run 16"), "%s",
               jang_last_error());
     other = in;
-    jang_sha256("vocab2", 6, other.vocab_sha256);
+    jang_sha256("vocab2", 6, other.vocab_sha256); /* informational only */
+    CHECK_OK(jang_ref_check(r, &other));
+    other = in;
+    jang_sha256("ids2", 4, other.tokens_sha256);
     CHECK(jang_ref_check(r, &other) == JANG_E_ARG);
-    CHECK_MSG(strstr(jang_last_error(), "another tokenizer"), "%s", jang_last_error());
+    CHECK_MSG(strstr(jang_last_error(), "other ids than for the reference"), "%s",
+              jang_last_error());
+    other = in;
+    other.n_text_tokens = 21;
+    CHECK(jang_ref_check(r, &other) == JANG_E_ARG);
+    CHECK_MSG(strstr(jang_last_error(), "21 tokens with this tokenizer, 20 with the reference"),
+              "%s", jang_last_error());
     other = in;
     other.bos = -1;
     CHECK(jang_ref_check(r, &other) == JANG_E_ARG);

@@ -14,6 +14,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* the percentile as llama-perplexity (and jang_ppl_acc_stats) computes it */
+static double percentile(const double *v, int n, double f) {
+    double p = f * (n - 1);
+    int i = (int)p;
+    return i + 1 < n ? (1 - (p - i)) * v[i] + (p - i) * v[i + 1] : v[n - 1];
+}
+
 static float *scored_logits(const char *path, const int32_t *tok, int n_chunks, int ctx, int bos,
                             int threads, int64_t *V) {
     jang_model_opts o;
@@ -77,8 +89,8 @@ int main(int argc, char **argv) {
     int64_t V;
     float *P = scored_logits(argv[1], tok, n_chunks, ctx, bos, threads, &V);
     float *Q = scored_logits(argv[2], tok, n_chunks, ctx, bos, threads, &V);
-    static const int32_t cfg[][2] = {{32, 0},  {64, 0},   {256, 0}, {1024, 0}, {32, 8},
-                                     {32, 32}, {32, 128}, {64, 64}, {256, 256}};
+    static const int32_t cfg[][2] = {{32, 0},   {256, 0}, {1024, 0},  {32, 8},    {32, 32},
+                                     {32, 128}, {64, 64}, {128, 128}, {256, 256}, {1024, 1024}};
     enum { NC = sizeof cfg / sizeof cfg[0] };
     jang_ppl_acc *acc[NC];
     void *buf[NC];
@@ -88,7 +100,7 @@ int main(int argc, char **argv) {
     }
     int first = ctx / 2, ns = ctx - 1 - first, N = n_chunks * ns;
     double ex = 0, ex2 = 0;
-    double *p = malloc((size_t)V * sizeof(double));
+    double *p = malloc((size_t)V * sizeof(double)), *exv = malloc((size_t)N * sizeof(double));
     for (int r = 0; r < N; r++) {
         const float *a = P + (size_t)r * V, *b = Q + (size_t)r * V;
         int c = r / ns, pos = first + r % ns;
@@ -109,6 +121,7 @@ int main(int argc, char **argv) {
         }
         ex += kl;
         ex2 += kl * kl;
+        exv[r] = kl;
         for (int j = 0; j < NC; j++) {
             jang_ref_token rt;
             if (jang_ref_token_make(a, (int32_t)V, target, cfg[j][0], cfg[j][1], (uint64_t)r,
@@ -120,19 +133,24 @@ int main(int argc, char **argv) {
         }
     }
     double m = ex / N, e = sqrt((ex2 / N - m * m) / (N - 1));
-    printf("%d positions (%d chunks of %d): exact mean KLD %.6f ± %.6f\n", N, n_chunks, ctx, m, e);
-    printf(
-        "  k     m   mean tail mass   lower bound (share)    estimate ± error      (vs exact)\n");
+    qsort(exv, (size_t)N, sizeof(double), cmp_double);
+    printf("%d positions (%d chunks of %d): exact mean KLD %.6f ± %.6f, median %.6f, 99%% %.6f, "
+           "99.9%% %.6f\n",
+           N, n_chunks, ctx, m, e, percentile(exv, N, 0.5), percentile(exv, N, 0.99),
+           percentile(exv, N, 0.999));
+    printf("   k     m  tail mass  lower bound (share)  estimate ± error     vs exact  median   "
+           "  99%%       99.9%%\n");
     for (int j = 0; j < NC; j++) {
         jang_ppl_stats st;
         jang_ppl_acc_stats(acc[j], &st);
-        printf("%4d  %4d   %.4f           %.6f (%5.1f%%)     %.6f ± %.6f  %+6.2f%%\n", cfg[j][0],
-               cfg[j][1], st.tail_mean, st.kld_lower, 100 * st.kld_lower / m, st.kld, st.kld_err,
-               100 * (st.kld - m) / m);
+        printf("%4d  %4d  %.4f     %.6f (%5.1f%%)    %.6f ± %.6f  %+6.2f%%  %.6f  %.6f  %.6f\n",
+               cfg[j][0], cfg[j][1], st.tail_mean, st.kld_lower, 100 * st.kld_lower / m, st.kld,
+               st.kld_err, 100 * (st.kld - m) / m, st.kld_median, st.kld_q99, st.kld_q999);
         jang_ppl_acc_free(acc[j]);
         free(buf[j]);
     }
     free(p);
+    free(exv);
     free(P);
     free(Q);
     free(tok);

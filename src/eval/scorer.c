@@ -85,7 +85,6 @@ static jang_status run_span(jang_scorer *s, int64_t start, int64_t end, int64_t 
 
 typedef struct {
     jang_scorer *s;
-    int64_t end;
     double sum;
     bool greedy;
 } loglik_ctx;
@@ -117,7 +116,7 @@ jang_status jang_scorer_loglik(jang_scorer *s, const int32_t *ctx, int64_t n_ctx
     memcpy(s->seq + n_ctx, cont, (size_t)n_cont * sizeof(int32_t));
     int64_t lcp = common_prefix(s->cache, s->n_cache, s->seq, total - 1);
     int64_t start = lcp < n_ctx - 1 ? lcp : n_ctx - 1;
-    loglik_ctx c = {s, total - 1, 0, true};
+    loglik_ctx c = {s, 0, true};
     jang_status st = run_span(s, start, total - 1, n_ctx - 1, loglik_row, &c);
     if (st) return st;
     *logprob = c.sum;
