@@ -9,6 +9,7 @@ int cmd_convert(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_validate(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 int cmd_ppl(int argc, char **argv);
 int cmd_mmlu(int argc, char **argv);

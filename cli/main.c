@@ -14,6 +14,7 @@ static const struct {
     {"inspect", cmd_inspect,
      "summarise a safetensors file/dir or GGUF file: architecture, tensors, totals"},
     {"run", cmd_run, "generate text from a prompt (GGUF file or model directory)"},
+    {"bench", cmd_bench, "prompt (ppN) and generation (tgN) speed, llama-bench style"},
     {"ppl", cmd_ppl,
      "perplexity over chunks (llama-perplexity style); --save-ref / --ref for KL divergence"},
     {"mmlu", cmd_mmlu, "MMLU accuracy: JANG's 200-question protocol or full 5-shot"},

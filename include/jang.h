@@ -779,6 +779,11 @@ jang_status jang_model_open(const char *path, const jang_model_opts *opts, jang_
 void jang_model_close(jang_model *m);
 const jang_model_desc *jang_model_get_desc(const jang_model *m);
 int64_t jang_model_max_ctx(const jang_model *m);
+/* Bytes of the matrices one decode step reads, as the runtime holds them (the attention and FFN
+ * projections of every layer and the output matrix; not the embedding row or the norms). */
+int64_t jang_model_weight_bytes(const jang_model *m);
+/* The kernel table the matmuls use ("scalar", "avx2", "avx512": cpuid, or JANG_ISA when set). */
+const char *jang_kernels_active_name(void);
 /* Evaluates n tokens at positions pos .. pos+n-1, reusing the KV cache below pos. logits
  * receives (n, vocab) floats when all_logits, else (vocab) floats for the last token. */
 jang_status jang_model_forward(jang_model *m, const int32_t *tokens, int64_t n, int64_t pos,

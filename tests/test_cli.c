@@ -123,3 +123,28 @@ TEST(cli_run_bad_arguments) {
     CHECK_EQ_INT(r.status, 1);
     CHECK_HAS(r.err, "tokenizer");
 }
+
+/* jang bench on the tiny Llama GGUF: the table has one pp and one tg row with positive rates, and
+ * the weight bytes are those of the f32 matrices it holds: 2 layers x (32*32 + 16*32 + 16*32 +
+ * 32*32 + 3*48*32) + 64*32 (tied output) floats = 2 x 7680 + 2048 = 17408 floats = 0.07 MB. */
+TEST(cli_bench) {
+    static run_result r;
+    char args[700];
+    snprintf(args, sizeof args, "bench -m %s/tiny-llama.gguf -p 16 -n 4 -r 3 -t 1",
+             test_data_path("models"));
+    REQUIRE(run_jang(args, &r));
+    CHECK_EQ_INT(r.status, 0);
+    CHECK_HAS(r.out, "| tiny-llama.gguf | 0.1 | 1 | pp16 | ");
+    CHECK_HAS(r.out, "| tiny-llama.gguf | 0.1 | 1 | tg4 | ");
+    REQUIRE(run_jang("bench", &r));
+    CHECK_EQ_INT(r.status, 2);
+    CHECK_HAS(r.err, "-m MODEL");
+    REQUIRE(run_jang("bench -m x -p 0 -n 0", &r));
+    CHECK_EQ_INT(r.status, 2);
+    CHECK_HAS(r.err, "nothing to measure");
+    REQUIRE(run_jang("bench -m x -r 0", &r));
+    CHECK_EQ_INT(r.status, 2);
+    REQUIRE(run_jang("bench -m /nonexistent/m.gguf", &r));
+    CHECK_EQ_INT(r.status, 1);
+    CHECK_HAS(r.err, "/nonexistent/m.gguf");
+}

@@ -99,6 +99,8 @@ bool jang_isa_supported(jang_isa isa) {
     return false;
 }
 
+const char *jang_kernels_active_name(void) { return jang_isa_name(jang_isa_active()); }
+
 const jang_kernels *jang_isa_kernels(jang_isa isa) {
     static const jang_kernels *const tables[JANG_ISA_COUNT] = {
         [JANG_ISA_SCALAR] = &jang_kernels_scalar,

@@ -321,3 +321,28 @@ void jang_model_close(jang_model *m) {
 const jang_model_desc *jang_model_get_desc(const jang_model *m) { return &m->d; }
 
 int64_t jang_model_max_ctx(const jang_model *m) { return m->max_ctx; }
+
+static int64_t weight_bytes(const jang_weight *w) {
+    switch (w->kind) {
+    case JANG_WK_F32:
+        return w->rows * w->cols * 4;
+    case JANG_WK_F16:
+    case JANG_WK_BF16:
+        return w->rows * w->cols * 2;
+    case JANG_WK_AFFINE:
+        return w->rows * w->cols * w->bits / 8 + 2 * w->rows * (w->cols / w->group) * 2;
+    }
+    return 0;
+}
+
+int64_t jang_model_weight_bytes(const jang_model *m) {
+    int64_t b = weight_bytes(&m->output);
+    for (int64_t l = 0; l < m->d.n_layers; l++) {
+        const jang_layer *L = &m->layers[l];
+        const jang_weight *ws[] = {&L->wq,     &L->wk,   &L->wv,    &L->wo,
+                                   &L->w_gate, &L->w_up, &L->w_down};
+        for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++)
+            b += weight_bytes(ws[i]);
+    }
+    return b;
+}

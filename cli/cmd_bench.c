@@ -1,0 +1,192 @@
+/* cmd_bench.c — `jang bench -m MODEL [-m MODEL ...] [-p 512] [-n 128] [-r 5] [-t N]`: whole-model
+ * speed in llama-bench's terms (DESIGN.md §8), so the two tools' tables can be set side by side:
+ *   ppP   one forward pass over a P-token prompt from an empty cache (logits of the last token);
+ *   tgN   N single-token forward passes from an empty cache (logits of every step).
+ * Each test runs once to warm up, then -r times; the table gives the median tokens/s and the
+ * spread (sample standard deviation, llama-bench's "±") with min and max, and for tg the weight
+ * bytes read per second (jang_model_weight_bytes × tokens/s: what the decode step streams from
+ * memory, to set against the machine's bandwidth, bench/kernels_bench). Token ids are fixed
+ * pseudo-random ids below the vocabulary size: a matmul's speed does not depend on them.
+ * JANG_ISA=scalar|avx2|avx512 forces a kernel table. Results: docs/PERFORMANCE.md.
+ */
+#include "cli.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BENCH_MAX_MODELS 16
+
+typedef struct {
+    const char *models[BENCH_MAX_MODELS];
+    int n_models, threads, runs;
+    int64_t pp, tg;
+} bench_opts;
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: jang bench -m MODEL [-m MODEL ...] [options]\n"
+               "  -m, --model PATH    GGUF file or model directory (HF, JANG, MLX); repeatable\n"
+               "  -p, --n-prompt N    prompt tokens for the ppN test (default 512; 0 skips it)\n"
+               "  -n, --n-gen N       generated tokens for the tgN test (default 128; 0 skips it)\n"
+               "  -r, --repetitions N runs per test after one warm-up (default 5)\n"
+               "  -t, --threads N     threads (default: all CPUs)\n"
+               "Prints a Markdown table: median tokens/s, ± sample standard deviation, min, max;\n"
+               "for tg also the weight bytes streamed per second. JANG_ISA=scalar|avx2|avx512\n"
+               "forces a kernel table.\n");
+}
+
+static int parse_args(int argc, char **argv, bench_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->runs = 5, o->pp = 512, o->tg = 128;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        double x;
+        bool needs = strcmp(a, "-h") && strcmp(a, "--help");
+        if (needs && a[0] == '-' && !v) {
+            fprintf(stderr, "jang bench: %s needs a value\n", a);
+            return 2;
+        }
+        if (!needs) {
+            usage(stdout);
+            return -1;
+        } else if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
+            if (o->n_models == BENCH_MAX_MODELS) {
+                fprintf(stderr, "jang bench: at most %d models\n", BENCH_MAX_MODELS);
+                return 2;
+            }
+            o->models[o->n_models++] = argv[++i];
+        } else if (!strcmp(a, "-p") || !strcmp(a, "--n-prompt")) {
+            if (!cli_parse_num("bench", a, argv[++i], 0, 1 << 20, &x)) return 2;
+            o->pp = (int64_t)x;
+        } else if (!strcmp(a, "-n") || !strcmp(a, "--n-gen")) {
+            if (!cli_parse_num("bench", a, argv[++i], 0, 1 << 20, &x)) return 2;
+            o->tg = (int64_t)x;
+        } else if (!strcmp(a, "-r") || !strcmp(a, "--repetitions")) {
+            if (!cli_parse_num("bench", a, argv[++i], 1, 1000, &x)) return 2;
+            o->runs = (int)x;
+        } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
+            if (!cli_parse_num("bench", a, argv[++i], 1, 1024, &x)) return 2;
+            o->threads = (int)x;
+        } else {
+            fprintf(stderr, "jang bench: unknown option '%s'\n", a);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (!o->n_models) {
+        fprintf(stderr, "jang bench: -m MODEL is required\n");
+        usage(stderr);
+        return 2;
+    }
+    if (!o->pp && !o->tg) {
+        fprintf(stderr, "jang bench: -p and -n are both 0: nothing to measure\n");
+        return 2;
+    }
+    return 0;
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp_d(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void report(const char *model, double wmb, int threads, const char *test, double *tps,
+                   int runs, double bytes_per_token) {
+    double mean = 0, var = 0;
+    for (int i = 0; i < runs; i++)
+        mean += tps[i] / runs;
+    for (int i = 0; i < runs; i++)
+        var += (tps[i] - mean) * (tps[i] - mean);
+    double sd = runs > 1 ? sqrt(var / (runs - 1)) : 0;
+    qsort(tps, (size_t)runs, sizeof(double), cmp_d);
+    double med = runs % 2 ? tps[runs / 2] : 0.5 * (tps[runs / 2 - 1] + tps[runs / 2]);
+    char gbs[32] = "";
+    if (bytes_per_token > 0) snprintf(gbs, sizeof gbs, "%.1f", med * bytes_per_token / 1e9);
+    printf("| %s | %.1f | %d | %s | %.2f ± %.2f | %.2f | %.2f | %s |\n", model, wmb, threads, test,
+           med, sd, tps[0], tps[runs - 1], gbs);
+    fflush(stdout);
+}
+
+/* One model: open, warm up and time pp then tg. */
+static int bench_model(const bench_opts *o, const char *path, bool *header) {
+    jang_model_opts mo;
+    jang_model_opts_init(&mo);
+    mo.n_threads = o->threads;
+    mo.max_ctx = (o->pp > o->tg ? o->pp : o->tg) + 1;
+    jang_model *m = NULL;
+    jang_status s = jang_model_open(path, &mo, &m);
+    if (s) return cli_error("bench", s);
+    const jang_model_desc *d = jang_model_get_desc(m);
+    int64_t n = o->pp > o->tg ? o->pp : o->tg;
+    int32_t *ids = malloc((size_t)n * sizeof(int32_t));
+    float *logits = malloc((size_t)d->vocab_size * sizeof(float));
+    double *tps = malloc((size_t)o->runs * sizeof(double));
+    if (!ids || !logits || !tps) {
+        fprintf(stderr, "jang bench: out of memory\n");
+        free(ids), free(logits), free(tps);
+        jang_model_close(m);
+        return 1;
+    }
+    uint32_t r = 12345;
+    for (int64_t i = 0; i < n; i++) {
+        r = r * 1664525u + 1013904223u;
+        ids[i] = (int32_t)((r >> 8) % (uint32_t)d->vocab_size);
+    }
+    double wbytes = (double)jang_model_weight_bytes(m);
+    const char *name = strrchr(path, '/') && strrchr(path, '/')[1] ? strrchr(path, '/') + 1 : path;
+    int threads = o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (!*header) { /* the kernel table is known once a model has opened (JANG_ISA checked) */
+        printf("jang bench: kernels %s, %d threads, %d runs after a warm-up\n\n"
+               "| model | weights MB | threads | test | t/s | min | max | weights GB/s |\n"
+               "|---|---:|---:|---|---:|---:|---:|---:|\n",
+               jang_kernels_active_name(), threads, o->runs);
+        *header = true;
+    }
+    char test[32];
+    if (o->pp > 0) {
+        snprintf(test, sizeof test, "pp%lld", (long long)o->pp);
+        for (int k = -1; k < o->runs && !s; k++) { /* k = -1: warm-up */
+            double t0 = now_s();
+            s = jang_model_forward(m, ids, o->pp, 0, false, logits);
+            if (k >= 0) tps[k] = (double)o->pp / (now_s() - t0);
+        }
+        if (!s) report(name, wbytes / 1e6, threads, test, tps, o->runs, 0);
+    }
+    if (o->tg > 0 && !s) {
+        snprintf(test, sizeof test, "tg%lld", (long long)o->tg);
+        for (int k = -1; k < o->runs && !s; k++) {
+            double t0 = now_s();
+            for (int64_t i = 0; i < o->tg && !s; i++)
+                s = jang_model_forward(m, ids + i, 1, i, false, logits);
+            if (k >= 0) tps[k] = (double)o->tg / (now_s() - t0);
+        }
+        if (!s) report(name, wbytes / 1e6, threads, test, tps, o->runs, wbytes);
+    }
+    free(tps), free(ids), free(logits);
+    jang_model_close(m);
+    if (s) {
+        fprintf(stderr, "jang bench: %s: ", path);
+        return cli_error("bench", s);
+    }
+    return 0;
+}
+
+int cmd_bench(int argc, char **argv) {
+    bench_opts o;
+    int rc = parse_args(argc, argv, &o);
+    if (rc) return rc < 0 ? 0 : rc;
+    int failed = 0;
+    bool header = false;
+    for (int i = 0; i < o.n_models; i++)
+        failed += bench_model(&o, o.models[i], &header) != 0;
+    return failed ? 1 : 0;
+}
