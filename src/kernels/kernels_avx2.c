@@ -75,9 +75,18 @@ static inline void kb_cvt_halfs(const uint16_t *src, jang_dtype dt, int64_t n, c
         if (mul) v = _mm256_mul_ps(v, _mm256_loadu_ps(mul + i));
         _mm256_storeu_ps(dst + i, v);
     }
-    for (; i < n; i++) {
-        float v = bf ? jang_bf16_to_f32(src[i]) : jang_f16_to_f32(src[i]);
-        dst[i] = mul ? v * mul[i] : v;
+    if (i < n) { /* the tail through a zero-padded copy: rows of 9 or 14 groups are common */
+        uint16_t h[8] = {0};
+        float m[8] = {0}, o[8];
+        const size_t k = (size_t)(n - i);
+        memcpy(h, src + i, k * sizeof *h);
+        __m256 v = kb_cvt8(h, bf);
+        if (mul) {
+            memcpy(m, mul + i, k * sizeof *m);
+            v = _mm256_mul_ps(v, _mm256_loadu_ps(m));
+        }
+        _mm256_storeu_ps(o, v);
+        memcpy(dst + i, o, k * sizeof *o);
     }
 }
 
