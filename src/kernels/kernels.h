@@ -42,7 +42,8 @@ typedef struct jang_kjob {
     int64_t n;
     int16_t *xq; /* affine, n < JANG_KERNEL_GEMM_MIN */
     float *dx, *sx;
-    float *xf; /* affine, n >= JANG_KERNEL_GEMM_MIN */
+    float *xf;     /* affine, n >= JANG_KERNEL_GEMM_MIN */
+    bool prefetch; /* GEMV: software prefetch ahead of the rows (matmul.c says when) */
 } jang_kjob;
 
 #define JANG_KERNEL_GEMM_MIN 8

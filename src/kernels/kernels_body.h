@@ -104,7 +104,7 @@ JANG_FORCE_INLINE void kb_prep(const int bits, const int group, const jang_kjob 
 JANG_FORCE_INLINE void kb_tile(const int bits, const int group, const int R, const int T,
                                const bool folded, const uint8_t *w, size_t wstride, int64_t ng,
                                const float *sc, const int16_t *xq, int64_t xstride, const float *dx,
-                               int64_t dxstride, float *out) {
+                               int64_t dxstride, int64_t pfoff, float *out) {
     const int NB = KB_NB(bits, group), NV = KB_NV(bits, group), BPG = group / NB;
     kb_vf facc[KB_MAX_R][KB_MAX_T]; /* only [R][T] used: fixed sizes keep them in registers */
 #pragma GCC unroll 8
@@ -113,6 +113,12 @@ JANG_FORCE_INLINE void kb_tile(const int bits, const int group, const int R, con
         for (int t = 0; t < T; t++)
             facc[r][t] = kb_fzero();
     for (int64_t g = 0; g < ng; g++) {
+        if (pfoff) /* the same group of the rows pfoff bytes ahead: one prefetch per row and
+                    * group, spread over the loop (a burst per tile stalled Intel cores) */
+#pragma GCC unroll 8
+            for (int r = 0; r < R; r++)
+                __builtin_prefetch(w + (size_t)r * wstride + (size_t)(g * group * bits / 8) + pfoff,
+                                   0, 0);
         kb_vi iacc[KB_MAX_R][KB_MAX_T];
 #pragma GCC unroll 8
         for (int r = 0; r < R; r++)
@@ -281,26 +287,21 @@ JANG_FORCE_INLINE void kb_affine_rows(const int bits, const int group, const jan
         float out[KB_GEMV_R];
         for (int64_t r = r0; r < r1; r += KB_GEMV_R) {
             const int nr = r1 - r < KB_GEMV_R ? (int)(r1 - r) : KB_GEMV_R;
-            if (r + KB_PF_TILES * KB_GEMV_R + KB_GEMV_R <= r1) {
-                /* the rows KB_PF_TILES tiles ahead: the hardware prefetcher alone left this loop
-                 * waiting on DRAM at a fifth of the machine's read bandwidth */
-                const uint8_t *pf = KB_ROW(r + KB_PF_TILES * KB_GEMV_R);
-                for (size_t o = 0; o < KB_GEMV_R * rbytes; o += 64)
-                    __builtin_prefetch(pf + o, 0, 0);
-                __builtin_prefetch(w->scales + (r + KB_PF_TILES * KB_GEMV_R) * ng, 0, 0);
-                __builtin_prefetch(w->biases + (r + KB_PF_TILES * KB_GEMV_R) * ng, 0, 0);
-            }
+            /* prefetch distance: KB_PF_TILES tiles ahead, inside this worker's rows */
+            const int64_t pf = j->prefetch && r + (KB_PF_TILES + 1) * KB_GEMV_R <= r1
+                                   ? (int64_t)(KB_PF_TILES * KB_GEMV_R * rbytes)
+                                   : 0;
             for (int i = 0; i < nr; i++) {
                 kb_cvt_halfs(w->scales + (r + i) * ng, w->sdtype, ng, j->dx, sc + i * ng);
                 kb_cvt_halfs(w->biases + (r + i) * ng, w->sdtype, ng, NULL, bc + i * ng);
             }
             if (nr == KB_GEMV_R)
                 kb_tile(bits, group, KB_GEMV_R, 1, true, KB_ROW(r), rbytes, ng, sc, j->xq, cols,
-                        j->dx, ng, out);
+                        j->dx, ng, pf, out);
             else
                 for (int i = 0; i < nr; i++)
                     kb_tile(bits, group, 1, 1, true, KB_ROW(r + i), rbytes, ng, sc + i * ng, j->xq,
-                            cols, j->dx, ng, out + i);
+                            cols, j->dx, ng, 0, out + i);
             for (int i = 0; i < nr; i++)
                 j->y[r + i] =
                     out[i] + kb_dotf(bc + i * ng, j->sx, ng) + (bias ? j->bias[r + i] : 0.0f);
@@ -315,14 +316,14 @@ JANG_FORCE_INLINE void kb_affine_rows(const int bits, const int group, const jan
         int64_t t = 0;
         for (; t + KB_SMALL_T <= n; t += KB_SMALL_T) {
             kb_tile(bits, group, 1, KB_SMALL_T, false, KB_ROW(r), rbytes, ng, sc, j->xq + t * cols,
-                    cols, j->dx + t * ng, ng, out);
+                    cols, j->dx + t * ng, ng, 0, out);
             for (int u = 0; u < KB_SMALL_T; u++)
                 j->y[(t + u) * rows + r] =
                     out[u] + kb_dotf(bc, j->sx + (t + u) * ng, ng) + (bias ? j->bias[r] : 0.0f);
         }
         for (; t < n; t++) {
             kb_tile(bits, group, 1, 1, false, KB_ROW(r), rbytes, ng, sc, j->xq + t * cols, 0,
-                    j->dx + t * ng, 0, out);
+                    j->dx + t * ng, 0, 0, out);
             j->y[t * rows + r] =
                 out[0] + kb_dotf(bc, j->sx + t * ng, ng) + (bias ? j->bias[r] : 0.0f);
         }

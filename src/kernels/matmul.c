@@ -130,6 +130,23 @@ static jang_isa isa_chosen = JANG_ISA_SCALAR;
 static jang_status isa_status = JANG_OK;
 static char isa_error[256];
 
+static bool gemv_prefetch;
+
+/* GEMV software prefetch (kernels_body.h) by CPU vendor, measured 2026-11-27
+ * (docs/PERFORMANCE.md): on the AMD EPYC (Zen 3) dev VM it doubled decode speed, on the device
+ * machine's Intel Xeon (Sapphire Rapids) it cut 4-bit GEMV bandwidth by a third or more. So on for
+ * AMD, off otherwise; JANG_PREFETCH=0|1 overrides. */
+static bool prefetch_default(void) {
+    const char *env = getenv("JANG_PREFETCH");
+    if (env && (!strcmp(env, "0") || !strcmp(env, "1"))) return env[0] == '1';
+    unsigned a, b, c, d;
+    if (!__get_cpuid(0, &a, &b, &c, &d)) return false;
+    return b == 0x68747541u && d == 0x69746e65u && c == 0x444d4163u; /* "AuthenticAMD" */
+}
+
+static pthread_once_t prefetch_once = PTHREAD_ONCE_INIT;
+static void prefetch_choose(void) { gemv_prefetch = prefetch_default(); }
+
 static void isa_choose(void) {
     const char *env = getenv("JANG_ISA");
     if (env && *env) {
@@ -198,7 +215,8 @@ void jang_matmul_isa(jang_pool *pool, jang_isa isa, const jang_weight *w, const 
     JANG_ASSERT(pool != NULL && n >= 0);
     if (n == 0 || w->rows == 0) return;
     const jang_kernels *k = jang_isa_kernels(isa);
-    jang_kjob job = {.w = w, .x = x, .bias = bias, .y = y, .n = n};
+    pthread_once(&prefetch_once, prefetch_choose);
+    jang_kjob job = {.w = w, .x = x, .bias = bias, .y = y, .n = n, .prefetch = gemv_prefetch};
     matmul_ctx c = {.pool = pool, .job = &job, .scratch = jang_kernel_scratch_bytes(w)};
     if (w->kind == JANG_WK_AFFINE) {
         JANG_ASSERT(w->bits >= 2 && w->bits <= 8 && k->affine[w->bits].rows);
