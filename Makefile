@@ -21,7 +21,7 @@ endif
 INCLUDES  = -Iinclude -Isrc/util -Isrc/kernels
 CFLAGS   ?= $(OPT) -g
 ALL_CFLAGS = $(CSTD) $(WARN) $(INCLUDES) $(CFLAGS) $(EXTRA_CFLAGS)
-LDLIBS    = -ljansson -lpcre2-8 -lutf8proc -lm -lpthread
+LDLIBS    = -ljansson -lpcre2-8 -lutf8proc -lnettle -lm -lpthread
 # ISA kernel files get their own flags (src/kernels/kernels_<isa>.c; dispatch is at run time)
 AVX2_FLAGS   = -mavx2 -mfma -mf16c
 AVX512_FLAGS = -mavx512f -mavx512bw -mavx512vl -mfma -mf16c

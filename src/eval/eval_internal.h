@@ -1,4 +1,4 @@
-/* eval_internal.h — helpers shared by the evaluation files (src/eval/): SHA-256 streaming,
+/* eval_internal.h — helpers shared by the evaluation files (src/eval/): SHA-256 streaming (Nettle),
  * log-softmax pieces computed one way everywhere (so a reference run and an identical run give
  * bit-identical log-probabilities and a KLD of exactly 0), and top-k selection.
  * Not part of the public API; tested through tests/test_eval.c.
@@ -8,14 +8,13 @@
 
 #include "jang.h"
 
+#include <nettle/sha2.h>
 #include <stddef.h>
 #include <stdint.h>
 
+/* SHA-256 streaming through Nettle (sha256.c). */
 typedef struct jang_sha256_ctx {
-    uint32_t h[8];
-    uint64_t n; /* bytes so far */
-    uint8_t buf[64];
-    size_t fill;
+    struct sha256_ctx n;
 } jang_sha256_ctx;
 
 void jang_sha256_init(jang_sha256_ctx *c);
