@@ -26,5 +26,7 @@ bool cli_parse_num(const char *cmd, const char *opt, const char *s, double lo, d
                    double *out);
 jang_status cli_open_tokenizer(const char *path, jang_gguf **g, jang_tokenizer **tok);
 const char *cli_default_data(const char *sub, char *buf, size_t cap);
+/* Seconds on the monotonic clock, for the commands' timings. */
+double cli_now_s(void);
 
 #endif

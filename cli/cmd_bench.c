@@ -88,12 +88,6 @@ static int parse_args(int argc, char **argv, bench_opts *o) {
     return 0;
 }
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static int cmp_d(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
@@ -155,19 +149,19 @@ static int bench_model(const bench_opts *o, const char *path, bool *header) {
     if (o->pp > 0) {
         snprintf(test, sizeof test, "pp%lld", (long long)o->pp);
         for (int k = -1; k < o->runs && !s; k++) { /* k = -1: warm-up */
-            double t0 = now_s();
+            double t0 = cli_now_s();
             s = jang_model_forward(m, ids, o->pp, 0, false, logits);
-            if (k >= 0) tps[k] = (double)o->pp / (now_s() - t0);
+            if (k >= 0) tps[k] = (double)o->pp / (cli_now_s() - t0);
         }
         if (!s) report(name, wbytes / 1e6, threads, test, tps, o->runs, 0);
     }
     if (o->tg > 0 && !s) {
         snprintf(test, sizeof test, "tg%lld", (long long)o->tg);
         for (int k = -1; k < o->runs && !s; k++) {
-            double t0 = now_s();
+            double t0 = cli_now_s();
             for (int64_t i = 0; i < o->tg && !s; i++)
                 s = jang_model_forward(m, ids + i, 1, i, false, logits);
-            if (k >= 0) tps[k] = (double)o->tg / (now_s() - t0);
+            if (k >= 0) tps[k] = (double)o->tg / (cli_now_s() - t0);
         }
         if (!s) report(name, wbytes / 1e6, threads, test, tps, o->runs, wbytes);
     }

@@ -33,12 +33,6 @@ static void on_signal(int sig) {
     signal(sig, SIG_DFL); /* a second signal kills */
 }
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static void usage(FILE *f) {
     fprintf(
         f,
@@ -265,7 +259,7 @@ static void fmt_eta(char *buf, size_t cap, double s) {
 
 static void on_progress(void *ctx, const jang_convert_progress *p) {
     progress_state *ps = ctx;
-    double t = now_s();
+    double t = cli_now_s();
     if (!ps->started || p->phase != ps->phase) {
         if (ps->line_open) fputc('\n', stderr);
         ps->line_open = false;
@@ -426,12 +420,12 @@ int cmd_convert(int argc, char **argv) {
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
 
-    double t0 = now_s();
+    double t0 = cli_now_s();
     jang_converter *c = NULL;
     jang_status s = JANG_OK;
     if (!a.dry_run) s = jang_convert_check_output(a.src, a.out, a.force); /* before any work */
     if (s == JANG_OK) s = jang_converter_open(a.src, &o, &c);
-    double t_plan = now_s() - t0;
+    double t_plan = cli_now_s() - t0;
     if (s == JANG_OK) {
         jang_convert_summary sum;
         jang_converter_summary(c, &sum);
@@ -442,10 +436,10 @@ int cmd_convert(int argc, char **argv) {
             print_summary(&sum, a.src, a.out, t_plan, 0, true);
             rc = 0;
         } else {
-            double t1 = now_s();
+            double t1 = cli_now_s();
             s = jang_converter_write(c, a.out);
             if (s == JANG_OK) {
-                print_summary(&sum, a.src, a.out, t_plan, now_s() - t1, false);
+                print_summary(&sum, a.src, a.out, t_plan, cli_now_s() - t1, false);
                 rc = 0;
             }
         }

@@ -125,12 +125,6 @@ static void tokens_hash(const int32_t *ids, int64_t n_ids, int64_t n, uint8_t ou
     if (n <= n_ids) jang_sha256(ids, (size_t)n * sizeof(int32_t), out);
 }
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static void on_chunk(void *ud, int64_t c, int64_t n, const jang_ppl_stats *st) {
     (void)ud;
     if (!st->has_ref) {
@@ -217,12 +211,12 @@ int cmd_ppl(int argc, char **argv) {
         goto done;
     }
     int64_t n_ids = 0;
-    double t0 = now_s();
+    double t0 = cli_now_s();
     if ((s = jang_tokenizer_encode(tok, text, len, JANG_ENCODE_ADD_SPECIAL, &ids, &n_ids))) {
         cli_error("ppl", s);
         goto done;
     }
-    double t_tok = now_s() - t0;
+    double t_tok = cli_now_s() - t0;
     jang_tokenizer_fingerprint(tok, info.vocab_sha256);
     info.n_text_tokens = n_ids;
     info.n_ctx = (int32_t)o.n_ctx;
@@ -295,14 +289,14 @@ int cmd_ppl(int argc, char **argv) {
     po.bos = info.bos;
     po.on_chunk = on_chunk;
     jang_ppl_stats st;
-    double t1 = now_s();
+    double t1 = cli_now_s();
     s = jang_ppl_run(m, ids, n_ids, &po, w, ref, &st);
     if (s) {
         printf("\n");
         cli_error("ppl", s);
         goto done;
     }
-    double t_run = now_s() - t1;
+    double t_run = cli_now_s() - t1;
     if (w) {
         s = jang_ref_writer_finish(w);
         w = NULL;

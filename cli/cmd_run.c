@@ -22,12 +22,6 @@ typedef struct {
     jang_sampler_opts sampling;
 } run_opts;
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static void usage(FILE *f) {
     fprintf(f, "usage: jang run -m MODEL -p PROMPT [options]\n"
                "  -m, --model PATH       GGUF file or model directory (HF, JANG, MLX)\n"
@@ -213,12 +207,12 @@ int cmd_run(int argc, char **argv) {
     jang_model_opts_init(&mo);
     mo.n_threads = o.threads;
     mo.max_ctx = o.ctx;
-    double t0 = now_s();
+    double t0 = cli_now_s();
     if ((s = jang_model_open(o.model, &mo, &m))) {
         cli_error("run", s);
         goto done;
     }
-    double t_load = now_s() - t0;
+    double t_load = cli_now_s() - t0;
     const jang_model_desc *d = jang_model_get_desc(m);
     int64_t ctx = jang_model_max_ctx(m);
     if (n_ids >= ctx) {
@@ -239,7 +233,7 @@ int cmd_run(int argc, char **argv) {
         fflush(stdout);
     }
     /* prefill in chunks of 512 tokens */
-    double t1 = now_s();
+    double t1 = cli_now_s();
     for (int64_t i = 0; i < n_ids; i += 512) {
         int64_t nb = n_ids - i < 512 ? n_ids - i : 512;
         if ((s = jang_model_forward(m, ids + i, nb, i, false, logits))) {
@@ -249,11 +243,11 @@ int cmd_run(int argc, char **argv) {
     }
     for (int64_t i = 0; i < n_ids; i++)
         jang_sampler_accept(smp, ids[i]);
-    double t_prompt = now_s() - t1;
+    double t_prompt = cli_now_s() - t1;
     jang_detok_stream ds;
     jang_detok_stream_init(&ds);
     int64_t pos = n_ids, n_gen = 0;
-    double t2 = now_s();
+    double t2 = cli_now_s();
     while (n_gen < o.n_predict && pos < ctx) {
         int32_t next = jang_sampler_sample(smp, logits);
         jang_sampler_accept(smp, next);
@@ -270,7 +264,7 @@ int cmd_run(int argc, char **argv) {
     char tail[16];
     size_t tl = jang_detok_stream_flush(&ds, tail, sizeof tail);
     fwrite(tail, 1, tl, stdout);
-    double t_gen = now_s() - t2;
+    double t_gen = cli_now_s() - t2;
     printf("\n");
     fflush(stdout);
     fprintf(stderr,

@@ -1,6 +1,7 @@
 /* eval_util.c — helpers shared by the evaluation commands (cmd_ppl.c, cmd_mmlu.c,
  * cmd_hellaswag.c): number arguments, the tokenizer of a model path, the default data folders
- * under ../shared/data. Tested through tests/test_cli.c and tests/test_eval.c.
+ * under ../shared/data, the monotonic clock of every command. Tested through tests/test_cli.c and
+ * tests/test_eval.c.
  */
 #include "cli.h"
 
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 bool cli_parse_num(const char *cmd, const char *opt, const char *s, double lo, double hi,
@@ -61,4 +63,10 @@ const char *cli_default_data(const char *sub, char *buf, size_t cap) {
     }
     snprintf(buf, cap, "../shared/data/%s", sub);
     return NULL;
+}
+
+double cli_now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
