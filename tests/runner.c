@@ -4,6 +4,7 @@
 
 #include <stdarg.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define MAX_TESTS 1024
@@ -110,4 +111,25 @@ int main(int argc, char **argv) {
     else
         printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
+}
+
+static void slurp(const char *path, char *buf, size_t cap) {
+    FILE *f = fopen(path, "rb");
+    size_t n = f ? fread(buf, 1, cap - 1, f) : 0;
+    buf[n] = '\0';
+    if (f) fclose(f);
+}
+
+bool run_jang(const char *args, run_result *r) {
+    const char *bin = getenv("JANG_BIN");
+    if (!bin) bin = "build/jang";
+    char cmd[4096], o[600], e[600];
+    snprintf(o, sizeof o, "%s/out.txt", test_tmpdir());
+    snprintf(e, sizeof e, "%s/err.txt", test_tmpdir());
+    snprintf(cmd, sizeof cmd, "%s %s >%s 2>%s </dev/null", bin, args, o, e);
+    int st = system(cmd);
+    r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+    slurp(o, r->out, sizeof r->out);
+    slurp(e, r->err, sizeof r->err);
+    return r->status != 127;
 }

@@ -25,6 +25,16 @@ const char *test_tmpdir(void);
 /* Skips the rest of the current test with a message (counted as passed, reported as skipped). */
 void test_skip(const char *why);
 
+/* The built `jang` binary ($JANG_BIN, set by `make test`; build/jang otherwise) run with `args`
+ * through the shell, stdin empty, stdout and stderr captured (truncated to the buffers). Returns
+ * false when the binary is missing (status 127). */
+typedef struct {
+    int status; /* exit code, or 128 + signal */
+    char out[65536];
+    char err[16384];
+} run_result;
+bool run_jang(const char *args, run_result *r);
+
 #define TEST(name)                                                                                 \
     static void test_##name(void);                                                                 \
     __attribute__((constructor)) static void test_reg_##name(void) {                               \

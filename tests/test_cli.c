@@ -5,34 +5,6 @@
 #include <stdlib.h>
 #include <sys/wait.h>
 
-typedef struct {
-    int status;
-    char out[65536];
-    char err[8192];
-} run_result;
-
-static void slurp(const char *path, char *buf, size_t cap) {
-    FILE *f = fopen(path, "rb");
-    size_t n = f ? fread(buf, 1, cap - 1, f) : 0;
-    buf[n] = '\0';
-    if (f) fclose(f);
-}
-
-/* Runs "$JANG_BIN args" with stdout/stderr captured; returns false if the binary is missing. */
-static bool run_jang(const char *args, run_result *r) {
-    const char *bin = getenv("JANG_BIN");
-    if (!bin) bin = "build/jang";
-    char cmd[2048], o[600], e[600];
-    snprintf(o, sizeof o, "%s/out.txt", test_tmpdir());
-    snprintf(e, sizeof e, "%s/err.txt", test_tmpdir());
-    snprintf(cmd, sizeof cmd, "%s %s >%s 2>%s </dev/null", bin, args, o, e);
-    int st = system(cmd);
-    r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
-    slurp(o, r->out, sizeof r->out);
-    slurp(e, r->err, sizeof r->err);
-    return r->status != 127;
-}
-
 #define CHECK_HAS(hay, needle)                                                                     \
     CHECK_MSG(strstr((hay), (needle)) != NULL, "output lacks \"%s\":\n%.2000s", (needle), (hay))
 
