@@ -325,53 +325,85 @@ static void extremes(jang_isa isa) {
 
 TEST(kernels_no_overflow_at_extremes) { for_each_fast_isa(extremes); }
 
-/* Attention of one query against `len` positions (forward.c's inner loop), odd lengths and head
- * sizes, keys/values strided as in the KV cache. Bound: a score differs by at most
- * e = 2 hd 2^-24 scale sum_i |q_i k_ji| (summation order), so each probability by a factor of
- * at most (1 + 2 max e), and the output by (2 max e + (len + 8) 2^-23) max_j |v_ji|. */
+/* Attention of nq = 1..4 consecutive queries against len + u positions (forward.c's blocks), odd
+ * lengths and head sizes, queries, keys and values strided as in forward.c and the KV cache. Bound
+ * per query: a score differs by at most e = 2 hd 2^-24 scale sum_i |q_i k_ji| (summation order),
+ * each probability by a factor of at most (1 + 2 max e + 4 2^-24) (the vector exp is within 2 ulp
+ * of expf), and the output by (2 max e + (len + 12) 2^-23) max_j |v_ji|. */
 static void attend_all(jang_isa isa) {
     const jang_kernels *k = jang_isa_kernels(isa), *ref = jang_isa_kernels(JANG_ISA_SCALAR);
     static const int64_t lens[] = {1, 3, 4, 7, 33, 200}, hds[] = {64, 80, 12, 128};
     int failed = 0;
-    for (int hi = 0; hi < 4; hi++)
-        for (int li = 0; li < 6; li++) {
-            const int64_t hd = hds[hi], len = lens[li], stride = 3 * hd + 5;
-            float *q = malloc((size_t)hd * sizeof(float));
-            float *kv = malloc((size_t)(2 * len * stride) * sizeof(float));
-            float *sc = malloc((size_t)len * sizeof(float)),
-                  *sc2 = malloc((size_t)len * sizeof(float));
-            float *o = malloc((size_t)hd * sizeof(float)), *o2 = malloc((size_t)hd * sizeof(float));
-            double *bound = malloc((size_t)hd * sizeof(double));
-            for (int64_t i = 0; i < hd; i++)
-                q[i] = 2.0f * frand();
-            for (int64_t i = 0; i < 2 * len * stride; i++)
-                kv[i] = frand();
-            const float *kk = kv, *vv = kv + len * stride, scale = 0.125f;
-            ref->attend(q, kk, vv, stride, len, hd, scale, sc, o2);
-            k->attend(q, kk, vv, stride, len, hd, scale, sc2, o);
-            double e = 0;
-            for (int64_t j = 0; j < len; j++) {
-                double a = 0;
-                for (int64_t i = 0; i < hd; i++)
-                    a += fabs((double)q[i] * kk[j * stride + i]);
-                e = fmax(e, 2.0 * (double)hd * 0x1p-24 * scale * a);
+    for (int nq = 1; nq <= JANG_ATTEND_MAX_Q; nq++)
+        for (int hi = 0; hi < 4; hi++)
+            for (int li = 0; li < 6; li++) {
+                const int64_t hd = hds[hi], len = lens[li], stride = 3 * hd + 5, ld = len + nq - 1;
+                const int64_t qs = 2 * hd + 3; /* query / output stride */
+                float *q = malloc((size_t)(nq * qs) * sizeof(float));
+                float *kv = malloc((size_t)(2 * ld * stride) * sizeof(float));
+                float *sc = malloc((size_t)(nq * ld) * sizeof(float)),
+                      *sc2 = malloc((size_t)(nq * ld) * sizeof(float));
+                float *o = malloc((size_t)(nq * qs) * sizeof(float)),
+                      *o2 = malloc((size_t)(nq * qs) * sizeof(float));
+                double *bound = malloc((size_t)hd * sizeof(double));
+                for (int64_t i = 0; i < nq * qs; i++)
+                    q[i] = 2.0f * frand();
+                for (int64_t i = 0; i < 2 * ld * stride; i++)
+                    kv[i] = frand();
+                const float *kk = kv, *vv = kv + ld * stride, scale = 0.125f;
+                ref->attend(q, qs, nq, kk, vv, stride, len, hd, scale, sc, o2, qs);
+                k->attend(q, qs, nq, kk, vv, stride, len, hd, scale, sc2, o, qs);
+                for (int u = 0; u < nq; u++) {
+                    const int64_t n = len + u;
+                    double e = 0;
+                    for (int64_t j = 0; j < n; j++) {
+                        double a = 0;
+                        for (int64_t i = 0; i < hd; i++)
+                            a += fabs((double)q[u * qs + i] * kk[j * stride + i]);
+                        e = fmax(e, 2.0 * (double)hd * 0x1p-24 * scale * a);
+                    }
+                    for (int64_t i = 0; i < hd; i++) {
+                        double vmax = 0;
+                        for (int64_t j = 0; j < n; j++)
+                            vmax = fmax(vmax, fabs((double)vv[j * stride + i]));
+                        bound[i] = (2 * e + (double)(n + 12) * 0x1p-23) * vmax + 1e-30;
+                    }
+                    char what[96];
+                    snprintf(what, sizeof what, "%s attend nq %d query %d hd %lld len %lld",
+                             jang_isa_name(isa), nq, u, (long long)hd, (long long)n);
+                    if (check_tensor(what, o + u * qs, o2 + u * qs, bound, hd, failed >= 3))
+                        failed++;
+                }
+                free(q), free(kv), free(sc), free(sc2), free(o), free(o2), free(bound);
             }
-            for (int64_t i = 0; i < hd; i++) {
-                double vmax = 0;
-                for (int64_t j = 0; j < len; j++)
-                    vmax = fmax(vmax, fabs((double)vv[j * stride + i]));
-                bound[i] = (2 * e + (double)(len + 8) * 0x1p-23) * vmax + 1e-30;
-            }
-            char what[96];
-            snprintf(what, sizeof what, "%s attend hd %lld len %lld", jang_isa_name(isa),
-                     (long long)hd, (long long)len);
-            if (check_tensor(what, o, o2, bound, hd, failed >= 3)) failed++;
-            free(q), free(kv), free(sc), free(sc2), free(o), free(o2), free(bound);
-        }
     CHECK_MSG(failed == 0, "%s: %d attention cases outside the tolerance", jang_isa_name(isa),
               failed);
     printf("    %s: attention, largest |diff|/bound %.3f\n", jang_isa_name(isa), worst_seen);
 }
+
+/* SwiGLU: the vector exp against expf over the range that matters (|x| up to 100, where e^-x
+ * clamps), odd lengths. Bound: 6 ulp of the result (2 of exp, its propagation, the division). */
+static void swiglu_all(jang_isa isa) {
+    const jang_kernels *k = jang_isa_kernels(isa), *ref = jang_isa_kernels(JANG_ISA_SCALAR);
+    const int64_t n = 1003;
+    float *a = malloc(n * sizeof(float)), *a2 = malloc(n * sizeof(float)),
+          *b = malloc(n * sizeof(float));
+    double *bound = malloc(n * sizeof(double));
+    for (int64_t i = 0; i < n; i++) {
+        a[i] = a2[i] = (float)(i - n / 2) * 0.2f + 0.05f * frand();
+        b[i] = frand();
+    }
+    ref->swiglu(a2, b, n);
+    k->swiglu(a, b, n);
+    for (int64_t i = 0; i < n; i++)
+        bound[i] = 6.0 * 0x1p-23 * fabs((double)a2[i]) + 1e-35;
+    char what[64];
+    snprintf(what, sizeof what, "%s swiglu", jang_isa_name(isa));
+    CHECK_MSG(check_tensor(what, a, a2, bound, n, false) == 0, "%s", what);
+    free(a), free(a2), free(b), free(bound);
+}
+
+TEST(kernels_swiglu_matches_reference) { for_each_fast_isa(swiglu_all); }
 
 TEST(kernels_attend_matches_reference) { for_each_fast_isa(attend_all); }
 

@@ -60,15 +60,19 @@ typedef struct {
 
 /* A table row per code width (indexed by bits; NULL rows for widths quant.h does not list); each
  * handles every group size of quant.h's map. */
-/* Causal attention of one query (one head): see jang_attend (matmul.h). */
-typedef void (*jang_attend_fn)(const float *q, const float *k, const float *v, int64_t stride,
-                               int64_t len, int64_t hd, float scale, float *scores, float *out);
+/* Causal attention of 1..JANG_ATTEND_MAX_Q consecutive queries of one head, and the SwiGLU
+ * activation: see jang_attend and jang_swiglu (matmul.h). */
+typedef void (*jang_attend_fn)(const float *q, int64_t qstride, int nq, const float *k,
+                               const float *v, int64_t stride, int64_t len, int64_t hd, float scale,
+                               float *scores, float *out, int64_t ostride);
+typedef void (*jang_swiglu_fn)(float *a, const float *b, int64_t n);
 
 typedef struct jang_kernels {
     const char *name;
     jang_affine_kernel affine[9];
     jang_krows_fn plain[3]; /* JANG_WK_F32, F16, BF16 */
     jang_attend_fn attend;
+    jang_swiglu_fn swiglu;
 } jang_kernels;
 
 /* The tables (those not compiled or not usable here are still defined; ask jang_isa_supported). */

@@ -46,6 +46,28 @@ static inline kb_vf kb_loadf(const float *p) { return _mm256_loadu_ps(p); }
 static inline void kb_storef(float *p, kb_vf v) { _mm256_storeu_ps(p, v); }
 static inline kb_vf kb_set1(float s) { return _mm256_set1_ps(s); }
 
+static inline kb_vf kb_fadd(kb_vf a, kb_vf b) { return _mm256_add_ps(a, b); }
+static inline kb_vf kb_fsub(kb_vf a, kb_vf b) { return _mm256_sub_ps(a, b); }
+static inline kb_vf kb_fmul(kb_vf a, kb_vf b) { return _mm256_mul_ps(a, b); }
+static inline kb_vf kb_fdiv(kb_vf a, kb_vf b) { return _mm256_div_ps(a, b); }
+static inline kb_vf kb_fmin(kb_vf a, kb_vf b) { return _mm256_min_ps(a, b); }
+static inline kb_vf kb_fmax(kb_vf a, kb_vf b) { return _mm256_max_ps(a, b); }
+/* nearest integer (ties to even), as float */
+static inline kb_vf kb_fround(kb_vf a) {
+    return _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
+/* 2^n for integral n in [-126, 127] */
+static inline kb_vf kb_pow2i(kb_vf n) {
+    __m256i e = _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(e, 23));
+}
+
+/* out[0..4) = the horizontal sums of a[0..4) */
+static inline void kb_hsum4(const kb_vf a[4], float *out) {
+    __m256 t = _mm256_hadd_ps(_mm256_hadd_ps(a[0], a[1]), _mm256_hadd_ps(a[2], a[3]));
+    _mm_storeu_ps(out, _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1)));
+}
+
 static inline float kb_hsum(kb_vf v) {
     __m128 h = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     h = _mm_add_ps(h, _mm_movehl_ps(h, h));

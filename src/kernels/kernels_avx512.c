@@ -45,6 +45,31 @@ static inline kb_vf kb_loadf(const float *p) { return _mm512_loadu_ps(p); }
 static inline void kb_storef(float *p, kb_vf v) { _mm512_storeu_ps(p, v); }
 static inline kb_vf kb_set1(float s) { return _mm512_set1_ps(s); }
 static inline float kb_hsum(kb_vf v) { return _mm512_reduce_add_ps(v); }
+static inline kb_vf kb_fadd(kb_vf a, kb_vf b) { return _mm512_add_ps(a, b); }
+static inline kb_vf kb_fsub(kb_vf a, kb_vf b) { return _mm512_sub_ps(a, b); }
+static inline kb_vf kb_fmul(kb_vf a, kb_vf b) { return _mm512_mul_ps(a, b); }
+static inline kb_vf kb_fdiv(kb_vf a, kb_vf b) { return _mm512_div_ps(a, b); }
+static inline kb_vf kb_fmin(kb_vf a, kb_vf b) { return _mm512_min_ps(a, b); }
+static inline kb_vf kb_fmax(kb_vf a, kb_vf b) { return _mm512_max_ps(a, b); }
+/* nearest integer (ties to even), as float */
+static inline kb_vf kb_fround(kb_vf a) {
+    return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
+/* 2^n for integral n in [-126, 127] */
+static inline kb_vf kb_pow2i(kb_vf n) {
+    __m512i e = _mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(e, 23));
+}
+
+/* out[0..4) = the horizontal sums of a[0..4) */
+static inline void kb_hsum4(const kb_vf a[4], float *out) {
+    __m256 h[4];
+    for (int i = 0; i < 4; i++)
+        h[i] = _mm256_add_ps(_mm512_castps512_ps256(a[i]),
+                             _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a[i]), 1)));
+    __m256 t = _mm256_hadd_ps(_mm256_hadd_ps(h[0], h[1]), _mm256_hadd_ps(h[2], h[3]));
+    _mm_storeu_ps(out, _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1)));
+}
 
 /* 16 halves (f16 or bf16) as f32 */
 static inline __m512 kb_cvt16(const uint16_t *p, bool bf16) {

@@ -402,75 +402,172 @@ JANG_FORCE_INLINE void kb_plain(const int kind, const jang_kjob *j, int64_t r0, 
     }
 }
 
-/* ---- attention (one query, one head) --------------------------------------------------------- */
+/* ---- exp, SwiGLU ---------------------------------------------------------------------------- */
 
-/* Scores four keys at a time (four independent FMA chains sharing the q loads), the softmax with
- * libm's expf as the reference, then out = sum p_j v_j four values at a time. hd need not be a
- * multiple of KB_FL. */
-JANG_FORCE_INLINE void kb_attend(const float *q, const float *k, const float *v, int64_t stride,
-                                 int64_t len, int64_t hd, float scale, float *sc, float *o) {
-    const int64_t hv = hd / KB_FL * KB_FL;
-    float mx = -INFINITY;
-    int64_t j = 0;
-    for (; j + 4 <= len; j += 4) {
-        const float *k0 = k + j * stride;
-        kb_vf a[4] = {kb_fzero(), kb_fzero(), kb_fzero(), kb_fzero()};
-        for (int64_t i = 0; i < hv; i += KB_FL) {
-            kb_vf qv = kb_loadf(q + i);
-#pragma GCC unroll 4
-            for (int u = 0; u < 4; u++)
-                a[u] = kb_fmadd(qv, kb_loadf(k0 + u * stride + i), a[u]);
-        }
-#pragma GCC unroll 4
-        for (int u = 0; u < 4; u++) {
-            float s = kb_hsum(a[u]);
-            for (int64_t i = hv; i < hd; i++)
-                s += q[i] * k0[u * stride + i];
-            sc[j + u] = s * scale;
-            if (sc[j + u] > mx) mx = sc[j + u];
-        }
-    }
-    for (; j < len; j++) {
-        float s = kb_dotf(q, k + j * stride, hd) * scale;
-        sc[j] = s;
-        if (s > mx) mx = s;
-    }
-    float sum = 0.0f;
-    for (j = 0; j < len; j++)
-        sum += sc[j] = expf(sc[j] - mx);
-    const float inv = 1.0f / sum;
-    for (int64_t i = 0; i < hd; i++)
-        o[i] = 0.0f;
-    j = 0;
-    for (; j + 4 <= len; j += 4) {
-        const float *v0 = v + j * stride;
-        const float p0 = sc[j] * inv, p1 = sc[j + 1] * inv, p2 = sc[j + 2] * inv,
-                    p3 = sc[j + 3] * inv;
-        const kb_vf b0 = kb_set1(p0), b1 = kb_set1(p1), b2 = kb_set1(p2), b3 = kb_set1(p3);
-        int64_t i = 0;
-        for (; i < hv; i += KB_FL) {
-            kb_vf acc = kb_loadf(o + i);
-            acc = kb_fmadd(b0, kb_loadf(v0 + i), acc);
-            acc = kb_fmadd(b1, kb_loadf(v0 + stride + i), acc);
-            acc = kb_fmadd(b2, kb_loadf(v0 + 2 * stride + i), acc);
-            acc = kb_fmadd(b3, kb_loadf(v0 + 3 * stride + i), acc);
-            kb_storef(o + i, acc);
-        }
-        for (; i < hd; i++)
-            o[i] += p0 * v0[i] + p1 * v0[stride + i] + p2 * v0[2 * stride + i] +
-                    p3 * v0[3 * stride + i];
-    }
-    for (; j < len; j++) {
-        const float p = sc[j] * inv;
-        const float *vj = v + j * stride;
-        for (int64_t i = 0; i < hd; i++)
-            o[i] += p * vj[i];
-    }
+/* e^x: Cephes' expf (range reduction by ln 2 in two parts, degree-6 polynomial, 2^n through the
+ * exponent bits), within 2 ulp of libm's expf for x in [-87.3, 88.4]; x is clamped to that range
+ * (e^-87.3 = 1.2e-38, the smallest normal float; there is no +inf). */
+JANG_FORCE_INLINE kb_vf kb_exp(kb_vf x) {
+    x = kb_fmax(kb_fmin(x, kb_set1(88.37626f)), kb_set1(-87.33654f));
+    const kb_vf n = kb_fround(kb_fmul(x, kb_set1(1.44269504088896341f)));
+    x = kb_fmadd(n, kb_set1(-0.693359375f), x);
+    x = kb_fmadd(n, kb_set1(2.12194440e-4f), x);
+    kb_vf p = kb_set1(1.9875691500e-4f);
+    p = kb_fmadd(p, x, kb_set1(1.3981999507e-3f));
+    p = kb_fmadd(p, x, kb_set1(8.3334519073e-3f));
+    p = kb_fmadd(p, x, kb_set1(4.1665795894e-2f));
+    p = kb_fmadd(p, x, kb_set1(1.6666665459e-1f));
+    p = kb_fmadd(p, x, kb_set1(5.0000001201e-1f));
+    p = kb_fadd(kb_fmadd(p, kb_fmul(x, x), x), kb_set1(1.0f));
+    return kb_fmul(p, kb_pow2i(n));
 }
 
-static void KB_FN(attend)(const float *q, const float *k, const float *v, int64_t stride,
-                          int64_t len, int64_t hd, float scale, float *sc, float *o) {
-    kb_attend(q, k, v, stride, len, hd, scale, sc, o);
+/* a[i] = silu(a[i]) * b[i] = a[i] / (1 + e^-a[i]) * b[i] */
+static void KB_FN(swiglu)(float *a, const float *b, int64_t n) {
+    int64_t i = 0;
+    for (; i + KB_FL <= n; i += KB_FL) {
+        const kb_vf x = kb_loadf(a + i);
+        const kb_vf e = kb_fadd(kb_set1(1.0f), kb_exp(kb_fsub(kb_fzero(), x)));
+        kb_storef(a + i, kb_fmul(kb_fdiv(x, e), kb_loadf(b + i)));
+    }
+    for (; i < n; i++)
+        a[i] = a[i] / (1.0f + expf(-a[i])) * b[i];
+}
+
+/* ---- attention: NQ consecutive queries of one head ------------------------------------------- */
+
+/* Scores of KJ keys from j0 for the NQ queries: sc[u*ld + j] = scale * q_u . k_j. The key vectors
+ * are loaded once for all queries (dot form, KJ*NQ accumulators, one 4-way horizontal sum per
+ * four of them). */
+JANG_FORCE_INLINE void kb_scores(const int KJ, const int NQ, const float *q, int64_t qs,
+                                 const float *k, int64_t stride, int64_t j0, int64_t hd,
+                                 float scale, float *sc, int64_t ld) {
+    enum { C = 8 }; /* room for KJ*NQ (<= 8) accumulators, padded to a multiple of 4 */
+    const int64_t hv = hd / KB_FL * KB_FL;
+    kb_vf a[C];
+#pragma GCC unroll 8
+    for (int c = 0; c < C; c++)
+        a[c] = kb_fzero();
+    for (int64_t i = 0; i < hv; i += KB_FL) {
+        kb_vf kv[4];
+#pragma GCC unroll 4
+        for (int jj = 0; jj < KJ; jj++)
+            kv[jj] = kb_loadf(k + (j0 + jj) * stride + i);
+#pragma GCC unroll 4
+        for (int u = 0; u < NQ; u++) {
+            const kb_vf qv = kb_loadf(q + u * qs + i);
+#pragma GCC unroll 4
+            for (int jj = 0; jj < KJ; jj++)
+                a[jj * NQ + u] = kb_fmadd(qv, kv[jj], a[jj * NQ + u]);
+        }
+    }
+    float s[C];
+#pragma GCC unroll 2
+    for (int c = 0; c < KJ * NQ; c += 4)
+        kb_hsum4(a + c, s + c);
+#pragma GCC unroll 4
+    for (int jj = 0; jj < KJ; jj++)
+#pragma GCC unroll 4
+        for (int u = 0; u < NQ; u++) {
+            float t = s[jj * NQ + u];
+            for (int64_t i = hv; i < hd; i++)
+                t += q[u * qs + i] * k[(j0 + jj) * stride + i];
+            sc[u * ld + j0 + jj] = t * scale;
+        }
+}
+
+/* Softmax of sc[0..len) in place; sc[len..ld) = 0. */
+JANG_FORCE_INLINE void kb_softmax(float *sc, int64_t len, int64_t ld) {
+    float mx = -INFINITY;
+    for (int64_t j = 0; j < len; j++)
+        mx = sc[j] > mx ? sc[j] : mx;
+    const kb_vf mv = kb_set1(mx);
+    kb_vf sv = kb_fzero();
+    int64_t j = 0;
+    for (; j + KB_FL <= len; j += KB_FL) {
+        const kb_vf e = kb_exp(kb_fsub(kb_loadf(sc + j), mv));
+        kb_storef(sc + j, e);
+        sv = kb_fadd(sv, e);
+    }
+    float sum = kb_hsum(sv);
+    for (; j < len; j++)
+        sum += sc[j] = expf(sc[j] - mx);
+    const kb_vf inv = kb_set1(1.0f / sum);
+    for (j = 0; j + KB_FL <= len; j += KB_FL)
+        kb_storef(sc + j, kb_fmul(kb_loadf(sc + j), inv));
+    for (; j < len; j++)
+        sc[j] *= 1.0f / sum;
+    for (; j < ld; j++)
+        sc[j] = 0.0f;
+}
+
+/* out_u[i0 .. i0 + NV*KB_FL) = sum_j p_u[j] v_j for the NQ queries over ld keys: each value
+ * vector loaded once for all queries. */
+JANG_FORCE_INLINE void kb_pv(const int NV, const int NQ, const float *p, int64_t ld,
+                             const float *v, int64_t stride, int64_t i0, float *o, int64_t os) {
+    kb_vf acc[4][2];
+#pragma GCC unroll 4
+    for (int u = 0; u < NQ; u++)
+#pragma GCC unroll 2
+        for (int e = 0; e < NV; e++)
+            acc[u][e] = kb_fzero();
+    for (int64_t j = 0; j < ld; j++) {
+        kb_vf vv[2];
+#pragma GCC unroll 2
+        for (int e = 0; e < NV; e++)
+            vv[e] = kb_loadf(v + j * stride + i0 + e * KB_FL);
+#pragma GCC unroll 4
+        for (int u = 0; u < NQ; u++) {
+            const kb_vf pu = kb_set1(p[u * ld + j]);
+#pragma GCC unroll 2
+            for (int e = 0; e < NV; e++)
+                acc[u][e] = kb_fmadd(pu, vv[e], acc[u][e]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int u = 0; u < NQ; u++)
+#pragma GCC unroll 2
+        for (int e = 0; e < NV; e++)
+            kb_storef(o + u * os + i0 + e * KB_FL, acc[u][e]);
+}
+
+/* jang_attend (matmul.h) for a compile-time number of queries: query u sees len + u keys. */
+JANG_FORCE_INLINE void kb_attend(const int NQ, const float *q, int64_t qs, const float *k,
+                                 const float *v, int64_t stride, int64_t len, int64_t hd,
+                                 float scale, float *sc, float *o, int64_t os) {
+    const int KJ = NQ <= 2 ? 4 : 2; /* keys per step: 4 to 8 independent FMA chains */
+    const int64_t ld = len + NQ - 1;
+    int64_t j = 0;
+    for (; j + KJ <= ld; j += KJ)
+        kb_scores(KJ, NQ, q, qs, k, stride, j, hd, scale, sc, ld);
+    for (; j < ld; j++)
+        kb_scores(1, NQ, q, qs, k, stride, j, hd, scale, sc, ld);
+    for (int u = 0; u < NQ; u++)
+        kb_softmax(sc + u * ld, len + u, ld);
+    int64_t i = 0;
+    for (; i + 2 * KB_FL <= hd; i += 2 * KB_FL)
+        kb_pv(2, NQ, sc, ld, v, stride, i, o, os);
+    for (; i + KB_FL <= hd; i += KB_FL)
+        kb_pv(1, NQ, sc, ld, v, stride, i, o, os);
+    for (; i < hd; i++)
+        for (int u = 0; u < NQ; u++) {
+            float t = 0.0f;
+            for (int64_t jj = 0; jj < ld; jj++)
+                t += sc[u * ld + jj] * v[jj * stride + i];
+            o[u * os + i] = t;
+        }
+}
+
+static void KB_FN(attend)(const float *q, int64_t qs, int nq, const float *k, const float *v,
+                          int64_t stride, int64_t len, int64_t hd, float scale, float *sc,
+                          float *o, int64_t os) {
+    switch (nq) {
+    case 1: kb_attend(1, q, qs, k, v, stride, len, hd, scale, sc, o, os); return;
+    case 2: kb_attend(2, q, qs, k, v, stride, len, hd, scale, sc, o, os); return;
+    case 3: kb_attend(3, q, qs, k, v, stride, len, hd, scale, sc, o, os); return;
+    case 4: kb_attend(4, q, qs, k, v, stride, len, hd, scale, sc, o, os); return;
+    }
+    JANG_ASSERT(0 && "attend: nq out of range");
 }
 
 /* ---- the table ------------------------------------------------------------------------------- */
@@ -515,6 +612,7 @@ static void KB_FN(plain_bf16)(const jang_kjob *j, int64_t r0, int64_t r1, void *
         .affine = {JANG_AFFINE_BITS_MAP(KB_ROW_)},                                                 \
         .plain = {KB_FN(plain_f32), KB_FN(plain_f16), KB_FN(plain_bf16)},                          \
         .attend = KB_FN(attend),                                                                   \
+        .swiglu = KB_FN(swiglu),                                                                   \
     }
 
 #endif

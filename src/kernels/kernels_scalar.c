@@ -41,9 +41,9 @@ static void ref_rows(const jang_kjob *j, int64_t r0, int64_t r1, void *scratch) 
     }
 }
 
-/* The reference attention (what forward.c did inline before the kernel tables). */
-static void ref_attend(const float *q, const float *k, const float *v, int64_t stride, int64_t len,
-                       int64_t hd, float scale, float *sc, float *o) {
+/* The reference attention of one query (what forward.c did inline before the kernel tables). */
+static void ref_attend1(const float *q, const float *k, const float *v, int64_t stride,
+                        int64_t len, int64_t hd, float scale, float *sc, float *o) {
     float mx = -INFINITY;
     for (int64_t j = 0; j < len; j++) {
         const float *kj = k + j * stride;
@@ -66,10 +66,23 @@ static void ref_attend(const float *q, const float *k, const float *v, int64_t s
     }
 }
 
+static void ref_attend(const float *q, int64_t qs, int nq, const float *k, const float *v,
+                       int64_t stride, int64_t len, int64_t hd, float scale, float *sc, float *o,
+                       int64_t os) {
+    for (int u = 0; u < nq; u++)
+        ref_attend1(q + u * qs, k, v, stride, len + u, hd, scale, sc, o + u * os);
+}
+
+static void ref_swiglu(float *a, const float *b, int64_t n) {
+    for (int64_t i = 0; i < n; i++)
+        a[i] = a[i] / (1.0f + expf(-a[i])) * b[i];
+}
+
 #define REF_ROW_(b) [b] = {ref_rows, NULL},
 const jang_kernels jang_kernels_scalar = {
     .name = "scalar",
     .affine = {JANG_AFFINE_BITS_MAP(REF_ROW_)},
     .plain = {ref_rows, ref_rows, ref_rows},
     .attend = ref_attend,
+    .swiglu = ref_swiglu,
 };

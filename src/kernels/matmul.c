@@ -253,7 +253,14 @@ void jang_matmul(jang_pool *pool, const jang_weight *w, const float *x, int64_t 
     jang_matmul_isa(pool, jang_isa_active(), w, x, n, bias, y);
 }
 
-void jang_attend(const float *q, const float *k, const float *v, int64_t stride, int64_t len,
-                 int64_t hd, float scale, float *scores, float *out) {
-    jang_isa_kernels(jang_isa_active())->attend(q, k, v, stride, len, hd, scale, scores, out);
+void jang_attend(const float *q, int64_t qstride, int nq, const float *k, const float *v,
+                 int64_t stride, int64_t len, int64_t hd, float scale, float *scores, float *out,
+                 int64_t ostride) {
+    JANG_ASSERT(nq >= 1 && nq <= JANG_ATTEND_MAX_Q);
+    jang_isa_kernels(jang_isa_active())
+        ->attend(q, qstride, nq, k, v, stride, len, hd, scale, scores, out, ostride);
+}
+
+void jang_swiglu(float *a, const float *b, int64_t n) {
+    jang_isa_kernels(jang_isa_active())->swiglu(a, b, n);
 }

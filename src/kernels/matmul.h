@@ -36,11 +36,19 @@ void jang_weight_row(const jang_weight *w, int64_t r, float *out);
 void jang_matmul(jang_pool *pool, const jang_weight *w, const float *x, int64_t n,
                  const float *bias, float *y);
 
-/* One query of one head against `len` cached positions: scores[j] = scale * q . k_j, softmax,
- * out = sum_j p_j v_j. q and out have hd floats; key/value j start at k + j*stride, v + j*stride;
- * scores has room for len floats. Uses the kernel table of jang_matmul. */
-void jang_attend(const float *q, const float *k, const float *v, int64_t stride, int64_t len,
-                 int64_t hd, float scale, float *scores, float *out);
+/* Causal attention of nq (1 .. JANG_ATTEND_MAX_Q) consecutive queries of one head: query u (hd
+ * floats at q + u*qstride) sees the len + u cached positions 0 .. len+u-1 (key/value j at
+ * k + j*stride, v + j*stride): scores_j = scale * q_u . k_j, softmax, out_u = sum_j p_j v_j at
+ * out + u*ostride. The keys and values are read once for all nq queries. scores has room for
+ * nq * (len + nq - 1) floats. Uses the kernel table of jang_matmul (vector exp in the fast
+ * tables, libm's expf in the reference). */
+#define JANG_ATTEND_MAX_Q 4
+void jang_attend(const float *q, int64_t qstride, int nq, const float *k, const float *v,
+                 int64_t stride, int64_t len, int64_t hd, float scale, float *scores, float *out,
+                 int64_t ostride);
+
+/* a[i] = silu(a[i]) * b[i] = a[i] / (1 + exp(-a[i])) * b[i] for i < n (the gated FFN). */
+void jang_swiglu(float *a, const float *b, int64_t n);
 
 /* Picks the kernel table once (see kernels.h); the model loader calls it so that a bad JANG_ISA
  * is reported as an error. */

@@ -130,7 +130,9 @@ typedef struct {
     int64_t layer, n, pos;
 } attn_ctx;
 
-/* Causal attention for every (token, head) pair assigned to this worker. */
+/* Causal attention: the jobs are (block of up to JANG_ATTEND_MAX_Q consecutive tokens, head),
+ * the keys and values read once per block; dealt out round-robin, since a job's cost grows with
+ * its position (contiguous ranges gave the last worker three quarters of a 512-token prompt). */
 static void attn_worker(void *arg, int w, int nw) {
     attn_ctx *c = arg;
     jang_model *m = c->m;
@@ -140,18 +142,15 @@ static void attn_worker(void *arg, int w, int nw) {
     float scale = 1.0f / sqrtf((float)hd);
     const float *kc = m->k_cache + c->layer * m->max_ctx * kvd;
     const float *vc = m->v_cache + c->layer * m->max_ctx * kvd;
-    float *sc = m->scores + (size_t)w * (size_t)m->max_ctx;
-    int64_t b, e;
-    jang_pool_split(c->n * d->n_heads, w, nw, 1, &b, &e);
-    for (int64_t job = b; job < e; job++) {
-        int64_t t = job / d->n_heads, h = job % d->n_heads, kvh = h / group;
-        const float *q = m->q + t * qd + h * hd;
-        jang_attend(q, kc + kvh * hd, vc + kvh * hd, kvd, c->pos + t + 1, hd, scale, sc,
-                    m->att + t * qd + h * hd);
+    float *sc = m->scores + (size_t)w * (size_t)JANG_ATTEND_MAX_Q * (size_t)m->max_ctx;
+    const int64_t nb = (c->n + JANG_ATTEND_MAX_Q - 1) / JANG_ATTEND_MAX_Q;
+    for (int64_t job = w; job < nb * d->n_heads; job += nw) {
+        int64_t t = job / d->n_heads * JANG_ATTEND_MAX_Q, h = job % d->n_heads, kvh = h / group;
+        int nq = c->n - t < JANG_ATTEND_MAX_Q ? (int)(c->n - t) : JANG_ATTEND_MAX_Q;
+        jang_attend(m->q + t * qd + h * hd, qd, nq, kc + kvh * hd, vc + kvh * hd, kvd,
+                    c->pos + t + 1, hd, scale, sc, m->att + t * qd + h * hd, qd);
     }
 }
-
-static float silu(float x) { return x / (1.0f + expf(-x)); }
 
 jang_status jang_model_forward(jang_model *m, const int32_t *tokens, int64_t n, int64_t pos,
                                bool all_logits, float *logits) {
@@ -202,8 +201,7 @@ jang_status jang_model_forward(jang_model *m, const int32_t *tokens, int64_t n, 
             rmsnorm(m->xb + t * dim, m->x + t * dim, L->ffn_norm, dim, d->norm_eps);
         jang_matmul(m->pool, &L->w_gate, m->xb, n, NULL, m->hb);
         jang_matmul(m->pool, &L->w_up, m->xb, n, NULL, m->hb2);
-        for (int64_t i = 0; i < n * ffn; i++)
-            m->hb[i] = silu(m->hb[i]) * m->hb2[i];
+        jang_swiglu(m->hb, m->hb2, n * ffn);
         jang_matmul(m->pool, &L->w_down, m->hb, n, NULL, m->xb);
         for (int64_t i = 0; i < n * dim; i++)
             m->x[i] += m->xb[i];
