@@ -503,8 +503,8 @@ JANG_FORCE_INLINE void kb_softmax(float *sc, int64_t len, int64_t ld) {
 
 /* out_u[i0 .. i0 + NV*KB_FL) = sum_j p_u[j] v_j for the NQ queries over ld keys: each value
  * vector loaded once for all queries. */
-JANG_FORCE_INLINE void kb_pv(const int NV, const int NQ, const float *p, int64_t ld,
-                             const float *v, int64_t stride, int64_t i0, float *o, int64_t os) {
+JANG_FORCE_INLINE void kb_pv(const int NV, const int NQ, const float *p, int64_t ld, const float *v,
+                             int64_t stride, int64_t i0, float *o, int64_t os) {
     kb_vf acc[4][2];
 #pragma GCC unroll 4
     for (int u = 0; u < NQ; u++)
@@ -559,13 +559,21 @@ JANG_FORCE_INLINE void kb_attend(const int NQ, const float *q, int64_t qs, const
 }
 
 static void KB_FN(attend)(const float *q, int64_t qs, int nq, const float *k, const float *v,
-                          int64_t stride, int64_t len, int64_t hd, float scale, float *sc,
-                          float *o, int64_t os) {
+                          int64_t stride, int64_t len, int64_t hd, float scale, float *sc, float *o,
+                          int64_t os) {
     switch (nq) {
-    case 1: kb_attend(1, q, qs, k, v, stride, len, hd, scale, sc, o, os); return;
-    case 2: kb_attend(2, q, qs, k, v, stride, len, hd, scale, sc, o, os); return;
-    case 3: kb_attend(3, q, qs, k, v, stride, len, hd, scale, sc, o, os); return;
-    case 4: kb_attend(4, q, qs, k, v, stride, len, hd, scale, sc, o, os); return;
+    case 1:
+        kb_attend(1, q, qs, k, v, stride, len, hd, scale, sc, o, os);
+        return;
+    case 2:
+        kb_attend(2, q, qs, k, v, stride, len, hd, scale, sc, o, os);
+        return;
+    case 3:
+        kb_attend(3, q, qs, k, v, stride, len, hd, scale, sc, o, os);
+        return;
+    case 4:
+        kb_attend(4, q, qs, k, v, stride, len, hd, scale, sc, o, os);
+        return;
     }
     JANG_ASSERT(0 && "attend: nq out of range");
 }

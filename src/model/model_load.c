@@ -257,10 +257,9 @@ static jang_status alloc_state(jang_model *m, const jang_model_opts *o) {
     m->v_cache = model_alloc(m, kv * sizeof(float), "KV cache");
     m->pool = jang_pool_create(o->n_threads);
     if (!m->k_cache || !m->v_cache || !m->pool) return JANG_E_NOMEM;
-    m->scores = model_alloc(m,
-                            (size_t)jang_pool_size(m->pool) * JANG_ATTEND_MAX_Q *
-                                (size_t)m->max_ctx * sizeof(float),
-                            "attention scores");
+    m->scores = model_alloc(
+        m, (size_t)jang_pool_size(m->pool) * JANG_ATTEND_MAX_Q * (size_t)m->max_ctx * sizeof(float),
+        "attention scores");
     return m->scores ? JANG_OK : JANG_E_NOMEM;
 }
 
