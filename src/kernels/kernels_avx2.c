@@ -97,18 +97,15 @@ static inline void kb_cvt_halfs(const uint16_t *src, jang_dtype dt, int64_t n, c
         if (mul) v = _mm256_mul_ps(v, _mm256_loadu_ps(mul + i));
         _mm256_storeu_ps(dst + i, v);
     }
-    if (i < n) { /* the tail through a zero-padded copy: rows of 9 or 14 groups are common */
-        uint16_t h[8] = {0};
-        float m[8] = {0}, o[8];
-        const size_t k = (size_t)(n - i);
-        memcpy(h, src + i, k * sizeof *h);
-        __m256 v = kb_cvt8(h, bf);
-        if (mul) {
-            memcpy(m, mul + i, k * sizeof *m);
-            v = _mm256_mul_ps(v, _mm256_loadu_ps(m));
+    for (; i < n; i++) { /* scalar tail (no library calls: this runs once per row tile) */
+        float v;
+        if (bf) {
+            const uint32_t u = (uint32_t)src[i] << 16;
+            memcpy(&v, &u, sizeof v);
+        } else {
+            v = _cvtsh_ss(src[i]);
         }
-        _mm256_storeu_ps(o, v);
-        memcpy(dst + i, o, k * sizeof *o);
+        dst[i] = mul ? v * mul[i] : v;
     }
 }
 

@@ -284,6 +284,11 @@ JANG_FORCE_INLINE void kb_affine_rows(const int bits, const int group, const jan
         return;
     }
     if (n == 1) { /* GEMV */
+        /* the scales and biases of a row tile are contiguous: converted in one run each, the
+         * scales times dx repeated once per row (in f, unused here) */
+        float *dxr = f;
+        for (int i = 0; i < KB_GEMV_R; i++)
+            memcpy(dxr + i * ng, j->dx, (size_t)ng * sizeof(float));
         float out[KB_GEMV_R];
         for (int64_t r = r0; r < r1; r += KB_GEMV_R) {
             const int nr = r1 - r < KB_GEMV_R ? (int)(r1 - r) : KB_GEMV_R;
@@ -291,10 +296,8 @@ JANG_FORCE_INLINE void kb_affine_rows(const int bits, const int group, const jan
             const int64_t pf = j->prefetch && r + (KB_PF_TILES + 1) * KB_GEMV_R <= r1
                                    ? (int64_t)(KB_PF_TILES * KB_GEMV_R * rbytes)
                                    : 0;
-            for (int i = 0; i < nr; i++) {
-                kb_cvt_halfs(w->scales + (r + i) * ng, w->sdtype, ng, j->dx, sc + i * ng);
-                kb_cvt_halfs(w->biases + (r + i) * ng, w->sdtype, ng, NULL, bc + i * ng);
-            }
+            kb_cvt_halfs(w->scales + r * ng, w->sdtype, nr * ng, dxr, sc);
+            kb_cvt_halfs(w->biases + r * ng, w->sdtype, nr * ng, NULL, bc);
             if (nr == KB_GEMV_R)
                 kb_tile(bits, group, KB_GEMV_R, 1, true, KB_ROW(r), rbytes, ng, sc, j->xq, cols,
                         j->dx, ng, pf, out);
