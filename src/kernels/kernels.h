@@ -32,8 +32,9 @@ typedef enum {
  *   xq (n, cols) int16, dx (n, ng) step of the int16 grid, sx (n, ng) exact f32 sum of the group;
  * so that y[t,r] = sum_g scale[r,g] * dx[t,g] * sum_{c in g} q[r,c] * xq[t,c]
  *                + sum_g bias[r,g] * sx[t,g].
- * From JANG_KERNEL_GEMM_MIN tokens on, xf (n, cols) holds the f32 activations in that order
- * instead, for the f32 GEMM on dequantized rows (kernels_body.h). */
+ * From JANG_KERNEL_GEMM_MIN tokens on (and for plain weights from 2 tokens on), xf holds the f32
+ * activations instead, in panels of panel_tokens tokens (kernels_body.h kb_prep_panels), for the
+ * f32 GEMM on dequantized rows. */
 typedef struct jang_kjob {
     const jang_weight *w;
     const float *x; /* (n, cols) f32 activations */
@@ -42,7 +43,7 @@ typedef struct jang_kjob {
     int64_t n;
     int16_t *xq; /* affine, n < JANG_KERNEL_GEMM_MIN */
     float *dx, *sx;
-    float *xf;     /* affine, n >= JANG_KERNEL_GEMM_MIN */
+    float *xf;     /* affine, n >= JANG_KERNEL_GEMM_MIN; plain, n >= 2 */
     bool prefetch; /* GEMV: software prefetch ahead of the rows (matmul.c says when) */
 } jang_kjob;
 
@@ -71,6 +72,9 @@ typedef struct jang_kernels {
     const char *name;
     jang_affine_kernel affine[9];
     jang_krows_fn plain[3]; /* JANG_WK_F32, F16, BF16 */
+    /* from 2 tokens on, plain weights read x as panels (j->xf) made by plain_prep; NULL: x */
+    jang_kprep_fn plain_prep;
+    int panel_tokens; /* tokens per panel of j->xf (kernels_body.h kb_prep_panels) */
     jang_attend_fn attend;
     jang_swiglu_fn swiglu;
 } jang_kernels;
@@ -99,7 +103,7 @@ void jang_matmul_isa(jang_pool *pool, jang_isa isa, const jang_weight *w, const 
 /* Per-worker scratch a rows function may use: the f32 scales and biases of a row tile and a
  * padded copy of the last rows (the unpackers read up to JANG_KERNEL_OVERREAD bytes past a block,
  * never past the matrix: rows near its end are copied first). */
-#define JANG_KERNEL_MAX_TILE_ROWS 8
+#define JANG_KERNEL_MAX_TILE_ROWS 12
 #define JANG_KERNEL_OVERREAD 64
 size_t jang_kernel_scratch_bytes(const jang_weight *w);
 

@@ -13,6 +13,8 @@
 #include <immintrin.h>
 
 #define KB_FL 8
+#define KB_NT 16 /* f32 GEMM register tile: KB_MR rows x KB_NT tokens (12 accumulators) */
+#define KB_MR 6
 #define KB_FN(name) name##_avx2
 typedef __m256i kb_vi;
 typedef __m256 kb_vf;

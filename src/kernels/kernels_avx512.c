@@ -13,6 +13,8 @@
 #include <immintrin.h>
 
 #define KB_FL 16
+#define KB_NT 32 /* f32 GEMM register tile: KB_MR rows x KB_NT tokens (24 accumulators) */
+#define KB_MR 12
 #define KB_FN(name) name##_avx512
 typedef __m512i kb_vi;
 typedef __m512 kb_vf;

@@ -225,16 +225,23 @@ void jang_matmul_isa(jang_pool *pool, jang_isa isa, const jang_weight *w, const 
         c.prep = k->affine[w->bits].prep;
     } else {
         c.rows = k->plain[w->kind];
+        if (n >= 2) c.prep = k->plain_prep;
     }
     if (c.prep) {
-        size_t ng = (size_t)(w->cols / w->group), nn = (size_t)n, nc = nn * (size_t)w->cols;
-        size_t bytes = n >= JANG_KERNEL_GEMM_MIN ? nc * sizeof(float)
-                                                 : ((nc * sizeof(int16_t) + 63) & ~(size_t)63) +
-                                                       2 * nn * ng * sizeof(float);
+        const bool panels = w->kind != JANG_WK_AFFINE || n >= JANG_KERNEL_GEMM_MIN;
+        size_t nn = (size_t)n, nc = nn * (size_t)w->cols;
+        size_t ng = w->kind == JANG_WK_AFFINE ? (size_t)(w->cols / w->group) : 0;
+        size_t pt = (size_t)k->panel_tokens, np = (nn + pt - 1) / pt;
+        size_t bytes =
+            panels ? np * pt * (size_t)w->cols * sizeof(float)
+                   : ((nc * sizeof(int16_t) + 63) & ~(size_t)63) + 2 * nn * ng * sizeof(float);
         uint8_t *buf = jang_pool_scratch(pool, JANG_POOL_SHARED(pool), bytes);
         JANG_ASSERT(buf != NULL);
-        if (n >= JANG_KERNEL_GEMM_MIN) {
+        if (panels) {
             job.xf = (float *)buf;
+            if (nn % pt) /* the last panel's padding tokens: zeros */
+                memset(job.xf + (np - 1) * pt * (size_t)w->cols, 0,
+                       pt * (size_t)w->cols * sizeof(float));
         } else {
             job.xq = (int16_t *)buf;
             job.dx = (float *)(buf + ((nc * sizeof(int16_t) + 63) & ~(size_t)63));
