@@ -234,30 +234,38 @@ JANG_FORCE_INLINE void kb_ftile(const int kind, const int R, const int T, const 
 #define KB_PF_TILES 2 /* GEMV: software prefetch distance in row tiles */
 #endif
 _Static_assert(KB_MR <= JANG_KERNEL_MAX_TILE_ROWS, "GEMM row tile larger than the scratch");
+_Static_assert(KB_MR >= JANG_ATTEND_MAX_Q, "kb_outer holds a block of queries in KB_MR rows");
 
-/* The f32 GEMM register tile, broadcast form: out[r*KB_NT + u] = sum_k f[r*cols + k] *
- * xp[k*KB_NT + u] for KB_MR rows x KB_NT tokens (2 * KB_MR accumulators); per column k two
- * vector loads of the panel and KB_MR broadcasts of the weights. */
-JANG_FORCE_INLINE void kb_micro(const float *f, int64_t cols, const float *xp, float *out) {
+/* A broadcast-form register tile, the f32 GEMM's and attention's P.V: out[r*os + l] =
+ * sum_k a[r*as + k] * b[k*bs + l] for r < MR rows and l < NV*KB_FL columns (MR*NV accumulators);
+ * per k, NV vector loads of b and MR broadcasts of a, no horizontal sums. */
+JANG_FORCE_INLINE void kb_outer(const int MR, const int NV, const float *a, int64_t as,
+                                const float *b, int64_t bs, int64_t K, float *out, int64_t os) {
     kb_vf acc[KB_MR][2];
 #pragma GCC unroll 16
-    for (int r = 0; r < KB_MR; r++)
-        acc[r][0] = acc[r][1] = kb_fzero();
+    for (int r = 0; r < MR; r++)
 #pragma GCC unroll 2
-    for (int64_t k = 0; k < cols; k++) {
-        const kb_vf x0 = kb_loadf(xp + k * KB_NT), x1 = kb_loadf(xp + k * KB_NT + KB_FL);
+        for (int e = 0; e < NV; e++)
+            acc[r][e] = kb_fzero();
+#pragma GCC unroll 2
+    for (int64_t k = 0; k < K; k++) {
+        kb_vf bv[2];
+#pragma GCC unroll 2
+        for (int e = 0; e < NV; e++)
+            bv[e] = kb_loadf(b + k * bs + e * KB_FL);
 #pragma GCC unroll 16
-        for (int r = 0; r < KB_MR; r++) {
-            const kb_vf b = kb_set1(f[r * cols + k]);
-            acc[r][0] = kb_fmadd(b, x0, acc[r][0]);
-            acc[r][1] = kb_fmadd(b, x1, acc[r][1]);
+        for (int r = 0; r < MR; r++) {
+            const kb_vf ar = kb_set1(a[r * as + k]);
+#pragma GCC unroll 2
+            for (int e = 0; e < NV; e++)
+                acc[r][e] = kb_fmadd(ar, bv[e], acc[r][e]);
         }
     }
 #pragma GCC unroll 16
-    for (int r = 0; r < KB_MR; r++) {
-        kb_storef(out + r * KB_NT, acc[r][0]);
-        kb_storef(out + r * KB_NT + KB_FL, acc[r][1]);
-    }
+    for (int r = 0; r < MR; r++)
+#pragma GCC unroll 2
+        for (int e = 0; e < NV; e++)
+            kb_storef(out + r * os + e * KB_FL, acc[r][e]);
 }
 
 /* y[t, r..r+nr) for tokens [t0, t1) (t0 a multiple of KB_NT) from KB_MR f32 rows at f (row
@@ -267,7 +275,8 @@ JANG_FORCE_INLINE void kb_gemm_tile(const jang_kjob *j, const float *f, int nr, 
     const int64_t cols = j->w->cols, rows = j->w->rows;
     float out[KB_MR * KB_NT] __attribute__((aligned(64)));
     for (int64_t t = t0; t < t1; t += KB_NT) {
-        kb_micro(f, cols, j->xf + (t / KB_NT) * cols * KB_NT, out);
+        /* KB_MR rows x KB_NT tokens: two vector loads of the panel, KB_MR broadcasts per k */
+        kb_outer(KB_MR, 2, f, cols, j->xf + (t / KB_NT) * cols * KB_NT, KB_NT, cols, out, KB_NT);
         const int nt = t1 - t < KB_NT ? (int)(t1 - t) : KB_NT;
         for (int u = 0; u < nt; u++)
             for (int i = 0; i < nr; i++)
@@ -542,36 +551,6 @@ JANG_FORCE_INLINE void kb_softmax(float *sc, int64_t len, int64_t ld) {
         sc[j] = 0.0f;
 }
 
-/* out_u[i0 .. i0 + NV*KB_FL) = sum_j p_u[j] v_j for the NQ queries over ld keys: each value
- * vector loaded once for all queries. */
-JANG_FORCE_INLINE void kb_pv(const int NV, const int NQ, const float *p, int64_t ld, const float *v,
-                             int64_t stride, int64_t i0, float *o, int64_t os) {
-    kb_vf acc[4][2];
-#pragma GCC unroll 4
-    for (int u = 0; u < NQ; u++)
-#pragma GCC unroll 2
-        for (int e = 0; e < NV; e++)
-            acc[u][e] = kb_fzero();
-    for (int64_t j = 0; j < ld; j++) {
-        kb_vf vv[2];
-#pragma GCC unroll 2
-        for (int e = 0; e < NV; e++)
-            vv[e] = kb_loadf(v + j * stride + i0 + e * KB_FL);
-#pragma GCC unroll 4
-        for (int u = 0; u < NQ; u++) {
-            const kb_vf pu = kb_set1(p[u * ld + j]);
-#pragma GCC unroll 2
-            for (int e = 0; e < NV; e++)
-                acc[u][e] = kb_fmadd(pu, vv[e], acc[u][e]);
-        }
-    }
-#pragma GCC unroll 4
-    for (int u = 0; u < NQ; u++)
-#pragma GCC unroll 2
-        for (int e = 0; e < NV; e++)
-            kb_storef(o + u * os + i0 + e * KB_FL, acc[u][e]);
-}
-
 /* jang_attend (matmul.h) for a compile-time number of queries: query u sees len + u keys. */
 JANG_FORCE_INLINE void kb_attend(const int NQ, const float *q, int64_t qs, const float *k,
                                  const float *v, int64_t stride, int64_t len, int64_t hd,
@@ -587,9 +566,9 @@ JANG_FORCE_INLINE void kb_attend(const int NQ, const float *q, int64_t qs, const
         kb_softmax(sc + u * ld, len + u, ld);
     int64_t i = 0;
     for (; i + 2 * KB_FL <= hd; i += 2 * KB_FL)
-        kb_pv(2, NQ, sc, ld, v, stride, i, o, os);
+        kb_outer(NQ, 2, sc, ld, v + i, stride, ld, o + i, os); /* v loaded once for all queries */
     for (; i + KB_FL <= hd; i += KB_FL)
-        kb_pv(1, NQ, sc, ld, v, stride, i, o, os);
+        kb_outer(NQ, 1, sc, ld, v + i, stride, ld, o + i, os);
     for (; i < hd; i++)
         for (int u = 0; u < NQ; u++) {
             float t = 0.0f;
