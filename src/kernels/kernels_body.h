@@ -528,13 +528,19 @@ JANG_FORCE_INLINE void kb_scores(const int KJ, const int NQ, const float *q, int
 
 /* Softmax of sc[0..len) in place; sc[len..ld) = 0. */
 JANG_FORCE_INLINE void kb_softmax(float *sc, int64_t len, int64_t ld) {
-    float mx = -INFINITY;
-    for (int64_t j = 0; j < len; j++)
-        mx = sc[j] > mx ? sc[j] : mx;
-    const kb_vf mv = kb_set1(mx);
-    kb_vf sv = kb_fzero();
+    kb_vf mv = kb_set1(-INFINITY);
     int64_t j = 0;
-    for (; j + KB_FL <= len; j += KB_FL) {
+    for (; j + KB_FL <= len; j += KB_FL)
+        mv = kb_fmax(mv, kb_loadf(sc + j));
+    float lanes[KB_FL], mx = -INFINITY;
+    kb_storef(lanes, mv);
+    for (int i = 0; i < KB_FL; i++)
+        mx = lanes[i] > mx ? lanes[i] : mx;
+    for (; j < len; j++)
+        mx = sc[j] > mx ? sc[j] : mx;
+    mv = kb_set1(mx);
+    kb_vf sv = kb_fzero();
+    for (j = 0; j + KB_FL <= len; j += KB_FL) {
         const kb_vf e = kb_exp(kb_fsub(kb_loadf(sc + j), mv));
         kb_storef(sc + j, e);
         sv = kb_fadd(sv, e);

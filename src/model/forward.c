@@ -130,9 +130,11 @@ typedef struct {
     int64_t layer, n, pos;
 } attn_ctx;
 
-/* Causal attention: the jobs are (block of up to JANG_ATTEND_MAX_Q consecutive tokens, head),
- * the keys and values read once per block; dealt out round-robin, since a job's cost grows with
- * its position (contiguous ranges gave the last worker three quarters of a 512-token prompt). */
+/* Causal attention: the jobs are (block of up to JANG_ATTEND_MAX_Q consecutive tokens, KV head),
+ * each running the query heads that share the KV head one after the other (the keys and values,
+ * read once per block and head, are then still in cache); dealt out round-robin, since a job's
+ * cost grows with its position (contiguous ranges gave the last worker three quarters of a
+ * 512-token prompt). */
 static void attn_worker(void *arg, int w, int nw) {
     attn_ctx *c = arg;
     jang_model *m = c->m;
@@ -144,11 +146,12 @@ static void attn_worker(void *arg, int w, int nw) {
     const float *vc = m->v_cache + c->layer * m->max_ctx * kvd;
     float *sc = m->scores + (size_t)w * (size_t)JANG_ATTEND_MAX_Q * (size_t)m->max_ctx;
     const int64_t nb = (c->n + JANG_ATTEND_MAX_Q - 1) / JANG_ATTEND_MAX_Q;
-    for (int64_t job = w; job < nb * d->n_heads; job += nw) {
-        int64_t t = job / d->n_heads * JANG_ATTEND_MAX_Q, h = job % d->n_heads, kvh = h / group;
+    for (int64_t job = w; job < nb * d->n_kv_heads; job += nw) {
+        int64_t t = job / d->n_kv_heads * JANG_ATTEND_MAX_Q, kvh = job % d->n_kv_heads;
         int nq = c->n - t < JANG_ATTEND_MAX_Q ? (int)(c->n - t) : JANG_ATTEND_MAX_Q;
-        jang_attend(m->q + t * qd + h * hd, qd, nq, kc + kvh * hd, vc + kvh * hd, kvd,
-                    c->pos + t + 1, hd, scale, sc, m->att + t * qd + h * hd, qd);
+        for (int64_t h = kvh * group; h < (kvh + 1) * group; h++)
+            jang_attend(m->q + t * qd + h * hd, qd, nq, kc + kvh * hd, vc + kvh * hd, kvd,
+                        c->pos + t + 1, hd, scale, sc, m->att + t * qd + h * hd, qd);
     }
 }
 
