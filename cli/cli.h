@@ -28,5 +28,9 @@ jang_status cli_open_tokenizer(const char *path, jang_gguf **g, jang_tokenizer *
 const char *cli_default_data(const char *sub, char *buf, size_t cap);
 /* Seconds on the monotonic clock, for the commands' timings. */
 double cli_now_s(void);
+/* Progress of an evaluation on stderr: "what: done/total" and the text `extra`, redrawn in place
+ * on a terminal; otherwise (a log file) one plain line at each tenth of the total, so logs stay
+ * readable. Ends the line when done == total. */
+void cli_progress(const char *what, int64_t done, int64_t total, const char *extra);
 
 #endif

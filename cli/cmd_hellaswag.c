@@ -78,9 +78,9 @@ static void on_pair(void *ud, int64_t i, double lc, double lw, const jang_hellas
                lc > lw ? "  ok" : "");
         fflush(stdout);
     }
-    fprintf(stderr, "\rjang hellaswag: %lld/%lld, %.2f%%", (long long)r->n, (long long)p->total,
-            100.0 * (double)r->n_correct / (double)r->n);
-    if (r->n == p->total) fprintf(stderr, "\n");
+    char acc[32];
+    snprintf(acc, sizeof acc, ", %.2f%%", 100.0 * (double)r->n_correct / (double)r->n);
+    cli_progress("jang hellaswag", r->n, p->total, acc);
 }
 
 int cmd_hellaswag(int argc, char **argv) {

@@ -123,8 +123,7 @@ static void on_item(void *ud, const jang_mmlu *d, int64_t s, int64_t i, int pred
         printf("\n");
         fflush(stdout);
     }
-    fprintf(stderr, "\rjang mmlu: %lld/%lld", (long long)p->done, (long long)p->total);
-    if (p->done == p->total) fprintf(stderr, "\n");
+    cli_progress("jang mmlu", p->done, p->total, "");
 }
 
 static void print_row(const char *name, int64_t k, int64_t n) {

@@ -65,6 +65,19 @@ const char *cli_default_data(const char *sub, char *buf, size_t cap) {
     return NULL;
 }
 
+void cli_progress(const char *what, int64_t done, int64_t total, const char *extra) {
+    static int tty = -1;
+    if (tty < 0) tty = isatty(STDERR_FILENO) == 1;
+    if (tty) {
+        fprintf(stderr, "\r%s: %lld/%lld%s", what, (long long)done, (long long)total, extra);
+        if (done == total) fprintf(stderr, "\n");
+        return;
+    }
+    /* a line when done crosses a tenth of total (and at the end) */
+    if (total > 0 && done != total && done * 10 / total == (done - 1) * 10 / total) return;
+    fprintf(stderr, "%s: %lld/%lld%s\n", what, (long long)done, (long long)total, extra);
+}
+
 double cli_now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
