@@ -27,6 +27,7 @@ AVX2_FLAGS   = -mavx2 -mfma -mf16c
 AVX512_FLAGS = -mavx512f -mavx512bw -mavx512vl -mfma -mf16c
 %_avx2.o: ISA_FLAGS = $(AVX2_FLAGS)
 %_avx512.o: ISA_FLAGS = $(AVX512_FLAGS)
+%_avx512vnni.o: ISA_FLAGS = $(AVX512_FLAGS) -mavx512vnni
 
 LIB_SRC   = $(sort $(wildcard src/*/*.c))
 CLI_SRC   = $(sort $(wildcard cli/*.c))
@@ -94,7 +95,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_BUILD    = build-fuzz
 FUZZ_FLAGS    = -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -O1 -g
 FUZZ_BINS     = $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
-FUZZ_ISA_SRC  = $(filter %_avx2.c %_avx512.c,$(LIB_SRC))
+FUZZ_ISA_SRC  = $(filter %_avx2.c %_avx512.c %_avx512vnni.c,$(LIB_SRC))
 FUZZ_ISA_OBJ  = $(FUZZ_ISA_SRC:%.c=$(FUZZ_BUILD)/%.o)
 
 # The ISA kernel files need their own flags; no fuzz target reaches them, and instrumented they take

@@ -7,7 +7,7 @@
  * bytes read per second (jang_model_weight_bytes × tokens/s: what the decode step streams from
  * memory, to set against the machine's bandwidth, bench/kernels_bench). Token ids are fixed
  * pseudo-random ids below the vocabulary size: a matmul's speed does not depend on them.
- * JANG_ISA=scalar|avx2|avx512 forces a kernel table. Results: docs/PERFORMANCE.md.
+ * JANG_ISA=scalar|avx2|avx512|avx512vnni forces a kernel table. Results: docs/PERFORMANCE.md.
  */
 #include "cli.h"
 
@@ -27,15 +27,17 @@ typedef struct {
 } bench_opts;
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: jang bench -m MODEL [-m MODEL ...] [options]\n"
-               "  -m, --model PATH    GGUF file or model directory (HF, JANG, MLX); repeatable\n"
-               "  -p, --n-prompt N    prompt tokens for the ppN test (default 512; 0 skips it)\n"
-               "  -n, --n-gen N       generated tokens for the tgN test (default 128; 0 skips it)\n"
-               "  -r, --repetitions N runs per test after one warm-up (default 5)\n"
-               "  -t, --threads N     threads (default: all CPUs)\n"
-               "Prints a Markdown table: median tokens/s, ± sample standard deviation, min, max;\n"
-               "for tg also the weight bytes streamed per second. JANG_ISA=scalar|avx2|avx512\n"
-               "forces a kernel table.\n");
+    fprintf(
+        f,
+        "usage: jang bench -m MODEL [-m MODEL ...] [options]\n"
+        "  -m, --model PATH    GGUF file or model directory (HF, JANG, MLX); repeatable\n"
+        "  -p, --n-prompt N    prompt tokens for the ppN test (default 512; 0 skips it)\n"
+        "  -n, --n-gen N       generated tokens for the tgN test (default 128; 0 skips it)\n"
+        "  -r, --repetitions N runs per test after one warm-up (default 5)\n"
+        "  -t, --threads N     threads (default: all CPUs)\n"
+        "Prints a Markdown table: median tokens/s, ± sample standard deviation, min, max;\n"
+        "for tg also the weight bytes streamed per second. JANG_ISA=scalar|avx2|avx512|avx512vnni\n"
+        "forces a kernel table.\n");
 }
 
 static int parse_args(int argc, char **argv, bench_opts *o) {

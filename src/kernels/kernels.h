@@ -1,12 +1,13 @@
 /* kernels.h — the CPU kernel tables behind jang_matmul and their run-time dispatch.
  *
- * One table per ISA (scalar = the reference of matmul.c, avx2, avx512), each compiled in its own
- * file with its own flags (kernels_avx2.c, kernels_avx512.c) from the one generic body in
+ * One table per ISA (scalar = the reference of matmul.c, avx2, avx512, avx512vnni), each compiled
+ * in its own file with its own flags (kernels_avx2.c, kernels_avx512.c, kernels_avx512vnni.c =
+ * the AVX-512 file with vpdpwssd for the int16 dot) from the one generic body in
  * kernels_body.h. A table row exists for every (bits x group) of the affine qtype table
  * (quant.h) and for the plain F32/F16/BF16 kinds. jang_kernels_init() picks the best table the CPU
- * supports once (JANG_ISA=scalar|avx2|avx512 forces one; an unsupported or unknown name is an
- * error). Tested by tests/test_kernels.c (every row of every table available here against the
- * scalar reference).
+ * supports once, avx512vnni excepted (no measured gain; JANG_ISA=scalar|avx2|avx512|avx512vnni
+ * forces one; an unsupported or unknown name is an error). Tested by tests/test_kernels.c (every
+ * row of every table available here against the scalar reference).
  */
 #ifndef JANG_KERNELS_H
 #define JANG_KERNELS_H
@@ -16,7 +17,8 @@
 #define JANG_ISA_MAP(X)                                                                            \
     X(SCALAR, "scalar")                                                                            \
     X(AVX2, "avx2")                                                                                \
-    X(AVX512, "avx512")
+    X(AVX512, "avx512")                                                                            \
+    X(AVX512VNNI, "avx512vnni")
 
 typedef enum {
 #define JANG_X_(e, s) JANG_ISA_##e,
@@ -80,14 +82,15 @@ typedef struct jang_kernels {
 } jang_kernels;
 
 /* The tables (those not compiled or not usable here are still defined; ask jang_isa_supported). */
-extern const jang_kernels jang_kernels_scalar, jang_kernels_avx2, jang_kernels_avx512;
+extern const jang_kernels jang_kernels_scalar, jang_kernels_avx2, jang_kernels_avx512,
+    jang_kernels_avx512vnni;
 
 const char *jang_isa_name(jang_isa isa);
 /* Whether this CPU can run the table of `isa`. */
 bool jang_isa_supported(jang_isa isa);
 const jang_kernels *jang_isa_kernels(jang_isa isa);
 
-/* The ISA named `name` ("scalar", "avx2", "avx512"): JANG_E_ARG for an unknown name,
+/* The ISA named `name` ("scalar", "avx2", "avx512", "avx512vnni"): JANG_E_ARG for an unknown name,
  * JANG_E_UNSUPPORTED for one this CPU cannot run. */
 jang_status jang_isa_from_name(const char *name, jang_isa *out);
 /* Chooses the table once (thread-safe, idempotent): JANG_ISA if set, else the best supported.

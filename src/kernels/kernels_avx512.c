@@ -3,8 +3,9 @@
  * only when cpuid says so (matmul.c). 32 int16 lanes per vector: byte-aligned widths zero-extend
  * up to 32 bytes to lanes and shift them with vpsrlvw (per-lane counts when the bytes repeat);
  * 3/5/6-bit codes take each 256-bit half's 16 codes from a broadcast 16-byte window with vpshufb
- * and a mask in place (kernels_isa.h). VNNI (vpdpwssd) would fuse pmaddwd + add but is not in every
- * AVX-512 CPU; not used. Tested by tests/test_kernels.c (on the device machine: this dev box has no
+ * and a mask in place (kernels_isa.h). With KB_VNNI defined (kernels_avx512vnni.c) the int16 dot
+ * is vpdpwssd (pmaddwd + add fused), a separate table since not every AVX-512 CPU has VNNI.
+ * Tested by tests/test_kernels.c (on the device machine: this dev box has no
  * AVX-512).
  */
 #define KB_L 32
@@ -15,7 +16,9 @@
 #define KB_FL 16
 #define KB_NT 32 /* f32 GEMM register tile: KB_MR rows x KB_NT tokens (24 accumulators) */
 #define KB_MR 12
+#ifndef KB_FN /* kernels_avx512vnni.c includes this file with its own names */
 #define KB_FN(name) name##_avx512
+#endif
 typedef __m512i kb_vi;
 typedef __m512 kb_vf;
 
@@ -23,9 +26,13 @@ static inline kb_vi kb_izero(void) { return _mm512_setzero_si512(); }
 static inline kb_vf kb_fzero(void) { return _mm512_setzero_ps(); }
 
 static inline kb_vi kb_dot(kb_vi acc, kb_vi w, const int16_t *x) {
+#ifdef KB_VNNI /* pmaddwd + add in one instruction */
+    return _mm512_dpwssd_epi32(acc, w, _mm512_loadu_si512(x));
+#else
     acc = _mm512_add_epi32(acc, _mm512_madd_epi16(w, _mm512_loadu_si512(x)));
     __asm__("" : "+v"(acc)); /* keep the sums in program order (see kernels_avx2.c) */
     return acc;
+#endif
 }
 
 /* int32 lane p holds codes shifted left by KB_PAIR_SHIFT(bits, p) (3/5/6 bits) */
@@ -212,4 +219,8 @@ static inline __attribute__((always_inline)) void kb_unpack(const uint8_t *p, co
 
 #include "kernels_body.h"
 
+#ifdef KB_VNNI
+KB_TABLE(jang_kernels_avx512vnni, "avx512vnni");
+#else
 KB_TABLE(jang_kernels_avx512, "avx512");
+#endif
