@@ -1,11 +1,11 @@
 /* kernels_body.h — the one generic body of the fast matmul kernels, included by each ISA file
- * (kernels_avx2.c, kernels_avx512.c) after it has defined its vector primitives (below). `bits`,
- * `group`, the row tile R and the token tile T are compile-time constants at every call site; the
- * table at the end instantiates one rows function per code width of quant.h's map (a switch over
- * its group sizes) and one per plain kind. Tested by tests/test_kernels.c against the scalar
- * reference (kernels_scalar.c); measured by bench/kernels_bench.c (docs/PERFORMANCE.md).
+ * (kernels_avx2.c, kernels_avx512.c[, KB_VNNI]) after it has defined its vector primitives (below).
+ * `bits`, `group`, the row tile R and the token tile T are compile-time constants at every call
+ * site; the table at the end instantiates one rows function per code width of quant.h's map (a
+ * switch over its group sizes) and one per plain kind. Tested by tests/test_kernels.c against the
+ * scalar reference (kernels_scalar.c); measured by bench/kernels_bench.c (docs/PERFORMANCE.md).
  *
- * Three operations, each one body:
+ * Four operations, each one body:
  *
  * GEMV (one token; also 2..KB_GEMM_MIN-1 tokens), affine weights: memory-bound, so the codes are
  * consumed as stored, without ever forming f32 weights. y[t,r] = sum_g s[r,g] * sum_{c in g} q[r,c]
@@ -35,6 +35,11 @@
  * result matches the reference to summation order.
  *
  * Plain F32/F16/BF16 weights use the same f32 tile (converted on the fly for one token).
+ *
+ * Attention (kb_attend) for 1..JANG_ATTEND_MAX_Q consecutive queries of a head: scores in dot
+ * form with each key loaded once for all the queries, a softmax with a vector exp (kb_exp,
+ * Cephes' polynomial, within 2 ulp of expf), and P.V with the GEMM's broadcast-form tile
+ * (kb_outer), each value vector loaded once for all the queries. SwiGLU uses the same exp.
  *
  * Code order (the layout of xq, and of xf for affine GEMM): a block of NB codes is unpacked into
  * NV = NB/KB_L vectors of KB_L int16 lanes. Widths that divide 8 (2, 4, 8) load KB_BYTES(bits,
