@@ -15,7 +15,6 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 /* ---- helpers --------------------------------------------------------------------------------- */
@@ -956,36 +955,15 @@ TEST(eval_hellaswag_load) {
 
 /* ---- the commands end to end ----------------------------------------------------------------- */
 
-typedef struct {
-    int status;
-    char out[65536];
-    char err[8192];
-} cmd_result;
-
-static void slurp(const char *path, char *buf, size_t cap) {
-    FILE *f = fopen(path, "rb");
-    size_t n = f ? fread(buf, 1, cap - 1, f) : 0;
-    buf[n] = '\0';
-    if (f) fclose(f);
-}
-
-static bool jang_cmd(cmd_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static bool jang_cmd(cmd_result *r, const char *fmt, ...) {
-    const char *bin = getenv("JANG_BIN");
-    if (!bin) bin = "build/jang";
-    char args[2048], cmd[4096], o[600], e[600];
+/* run_jang (runner.c) with printf-style arguments */
+static bool jang_cmd(run_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static bool jang_cmd(run_result *r, const char *fmt, ...) {
+    char args[2048];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(args, sizeof args, fmt, ap);
     va_end(ap);
-    snprintf(o, sizeof o, "%s/out.txt", test_tmpdir());
-    snprintf(e, sizeof e, "%s/err.txt", test_tmpdir());
-    snprintf(cmd, sizeof cmd, "%s %s >%s 2>%s </dev/null", bin, args, o, e);
-    int st = system(cmd);
-    r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
-    slurp(o, r->out, sizeof r->out);
-    slurp(e, r->err, sizeof r->err);
-    return r->status != 127;
+    return run_jang(args, r);
 }
 
 #define CHECK_HAS(hay, needle)                                                                     \
@@ -1068,7 +1046,7 @@ TEST(eval_cli_ppl) {
     REQUIRE(make_model_dir(dir, true));
     write_words(text, 60, 1);
     write_words(text2, 60, 2);
-    static cmd_result r;
+    static run_result r;
     REQUIRE(jang_cmd(&r, "ppl -m %s -f %s -c 32 --chunks 3 -t 1 --save-ref %s --topk 16", dir, text,
                      ref));
     CHECK_MSG(r.status == 0, "status %d: %s", r.status, r.err);
@@ -1170,7 +1148,7 @@ TEST(eval_cli_mmlu_hellaswag) {
         snprintf(p, sizeof p, "%s/dev/%s_dev.csv", data, subj[i]);
         write_text(p, "Shot?,a,b,c,d,2\nShot 2?,e,f,g,h,0\n");
     }
-    static cmd_result r;
+    static run_result r;
     REQUIRE(jang_cmd(&r, "mmlu -m %s --data %s --protocol full --limit 2 -t 1 -v", dir, data));
     CHECK_MSG(r.status == 0, "status %d: %s", r.status, r.err);
     CHECK_HAS(r.out, "MMLU, full protocol");
