@@ -99,13 +99,13 @@ JANG_FORCE_INLINE void kb_prep(const int bits, const int group, const jang_kjob 
     int perm[KB_MAX_NB];
     for (int i = 0; i < NB; i++)
         perm[i] = kb_code_of(bits, group, i);
+    if (j->xf) {
+        kb_prep_panels(perm, NB, j, t0, t1);
+        return;
+    }
     float tmp[KB_MAX_NB] __attribute__((aligned(64)));
     for (int64_t t = t0; t < t1; t++) {
         const float *x = j->x + t * cols;
-        if (j->xf) {
-            kb_prep_panels(perm, NB, j, t, t + 1);
-            continue;
-        }
         int16_t *xq = j->xq + t * cols;
         float *dx = j->dx + t * ng, *sx = j->sx + t * ng;
         for (int64_t g = 0; g < ng; g++) {
@@ -194,41 +194,30 @@ JANG_FORCE_INLINE float kb_plain_at(const int kind, const void *p, int64_t i) {
     return jang_bf16_to_f32(((const uint16_t *)p)[i]);
 }
 
-/* out[r*T + t] = sum_k w[r*wstride + k] * x[t*xstride + k], k < K, weights of a plain kind
- * (wstride in elements). */
-JANG_FORCE_INLINE void kb_ftile(const int kind, const int R, const int T, const void *w,
-                                int64_t wstride, const float *x, int64_t xstride, int64_t K,
-                                float *out) {
+/* out[r] = sum_k w[r*K + k] * x[k], k < K, for R rows of a plain kind (one token: the weights are
+ * converted on the fly, read once). */
+JANG_FORCE_INLINE void kb_frows(const int kind, const int R, const void *w, const float *x,
+                                int64_t K, float *out) {
     const size_t esz = kind == JANG_WK_F32 ? 4 : 2;
-    kb_vf acc[KB_MAX_R][KB_MAX_T];
+    kb_vf acc[KB_MAX_R];
 #pragma GCC unroll 8
     for (int r = 0; r < R; r++)
-#pragma GCC unroll 8
-        for (int t = 0; t < T; t++)
-            acc[r][t] = kb_fzero();
+        acc[r] = kb_fzero();
     int64_t k = 0;
     for (; k + KB_FL <= K; k += KB_FL) {
-        kb_vf xv[KB_MAX_T];
+        const kb_vf xv = kb_loadf(x + k);
 #pragma GCC unroll 8
-        for (int t = 0; t < T; t++)
-            xv[t] = kb_loadf(x + t * xstride + k);
-#pragma GCC unroll 8
-        for (int r = 0; r < R; r++) {
-            kb_vf wv = kb_loadw(kind, (const uint8_t *)w + (size_t)(r * wstride + k) * esz);
-#pragma GCC unroll 8
-            for (int t = 0; t < T; t++)
-                acc[r][t] = kb_fmadd(wv, xv[t], acc[r][t]);
-        }
+        for (int r = 0; r < R; r++)
+            acc[r] = kb_fmadd(kb_loadw(kind, (const uint8_t *)w + (size_t)(r * K + k) * esz), xv,
+                              acc[r]);
     }
 #pragma GCC unroll 8
-    for (int r = 0; r < R; r++)
-#pragma GCC unroll 8
-        for (int t = 0; t < T; t++) {
-            float s = kb_hsum(acc[r][t]);
-            for (int64_t i = k; i < K; i++)
-                s += kb_plain_at(kind, w, r * wstride + i) * x[t * xstride + i];
-            out[r * T + t] = s;
-        }
+    for (int r = 0; r < R; r++) {
+        float s = kb_hsum(acc[r]);
+        for (int64_t i = k; i < K; i++)
+            s += kb_plain_at(kind, w, r * K + i) * x[i];
+        out[r] = s;
+    }
 }
 
 /* Tiles (tuned on the dev box, docs/PERFORMANCE.md) */
@@ -423,11 +412,10 @@ JANG_FORCE_INLINE void kb_plain(const int kind, const jang_kjob *j, int64_t r0, 
             const int nr = r1 - r < KB_GEMV_R ? (int)(r1 - r) : KB_GEMV_R;
             const uint8_t *wr = base + (size_t)(r * cols) * esz;
             if (nr == KB_GEMV_R)
-                kb_ftile(kind, KB_GEMV_R, 1, wr, cols, j->x, cols, cols, out);
+                kb_frows(kind, KB_GEMV_R, wr, j->x, cols, out);
             else
                 for (int i = 0; i < nr; i++)
-                    kb_ftile(kind, 1, 1, wr + (size_t)(i * cols) * esz, cols, j->x, cols, cols,
-                             out + i);
+                    kb_frows(kind, 1, wr + (size_t)(i * cols) * esz, j->x, cols, out + i);
             for (int i = 0; i < nr; i++)
                 j->y[r + i] = out[i] + (j->bias ? j->bias[r + i] : 0.0f);
         }
