@@ -186,7 +186,7 @@ JANG_FORCE_INLINE void kb_tile(const int bits, const int group, const int R, con
             out[r * T + t] = kb_hsum(facc[r][t]);
 }
 
-/* ---- f32 tile: R rows x T tokens, dot form --------------------------------------------------- */
+/* ---- plain weights, one token: R rows, dot form --------------------------------------------- */
 
 JANG_FORCE_INLINE float kb_plain_at(const int kind, const void *p, int64_t i) {
     if (kind == JANG_WK_F32) return ((const float *)p)[i];
