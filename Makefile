@@ -140,3 +140,7 @@ $(BUILD)/tools/greedy-ids: $(BUILD)/tools/greedy_ids.o $(BUILD)/libjang.a
 # How close a top-k (+ tail samples) reference gets to the exact KLD (docs/QUALITY.md).
 $(BUILD)/tools/kld-topk: $(BUILD)/tools/kld_topk.o $(BUILD)/libjang.a
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+# Raw logits of a fixed sequence, for bit-identity checks across runtime changes (its header).
+$(BUILD)/tools/logits-dump: $(BUILD)/tools/logits_dump.o $(BUILD)/libjang.a
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
