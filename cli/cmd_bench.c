@@ -114,13 +114,18 @@ static void report(const char *model, double wmb, int threads, const char *test,
 
 /* One model: open, warm up and time pp then tg. */
 static int bench_model(const bench_opts *o, const char *path, bool *header) {
-    jang_model_opts mo;
-    jang_model_opts_init(&mo);
-    mo.n_threads = o->threads;
-    mo.max_ctx = (o->pp > o->tg ? o->pp : o->tg) + 1;
+    jang_context_opts co;
+    jang_context_opts_init(&co);
+    co.n_threads = o->threads;
+    co.max_ctx = (o->pp > o->tg ? o->pp : o->tg) + 1;
     jang_model *m = NULL;
-    jang_status s = jang_model_open(path, &mo, &m);
-    if (s) return cli_error("bench", s);
+    jang_context *cx = NULL;
+    jang_status s = jang_model_open(path, NULL, &m);
+    if (!s) s = jang_context_init(m, &co, &cx);
+    if (s) {
+        jang_model_close(m);
+        return cli_error("bench", s);
+    }
     const jang_model_desc *d = jang_model_get_desc(m);
     int64_t n = o->pp > o->tg ? o->pp : o->tg;
     int32_t *ids = malloc((size_t)n * sizeof(int32_t));
@@ -129,6 +134,7 @@ static int bench_model(const bench_opts *o, const char *path, bool *header) {
     if (!ids || !logits || !tps) {
         fprintf(stderr, "jang bench: out of memory\n");
         free(ids), free(logits), free(tps);
+        jang_context_free(cx);
         jang_model_close(m);
         return 1;
     }
@@ -152,7 +158,7 @@ static int bench_model(const bench_opts *o, const char *path, bool *header) {
         snprintf(test, sizeof test, "pp%lld", (long long)o->pp);
         for (int k = -1; k < o->runs && !s; k++) { /* k = -1: warm-up */
             double t0 = cli_now_s();
-            s = jang_model_forward(m, ids, o->pp, 0, false, logits);
+            s = jang_context_forward(cx, ids, o->pp, 0, false, logits);
             if (k >= 0) tps[k] = (double)o->pp / (cli_now_s() - t0);
         }
         if (!s) report(name, wbytes / 1e6, threads, test, tps, o->runs, 0);
@@ -162,12 +168,13 @@ static int bench_model(const bench_opts *o, const char *path, bool *header) {
         for (int k = -1; k < o->runs && !s; k++) {
             double t0 = cli_now_s();
             for (int64_t i = 0; i < o->tg && !s; i++)
-                s = jang_model_forward(m, ids + i, 1, i, false, logits);
+                s = jang_context_forward(cx, ids + i, 1, i, false, logits);
             if (k >= 0) tps[k] = (double)o->tg / (cli_now_s() - t0);
         }
         if (!s) report(name, wbytes / 1e6, threads, test, tps, o->runs, wbytes);
     }
     free(tps), free(ids), free(logits);
+    jang_context_free(cx);
     jang_model_close(m);
     if (s) {
         fprintf(stderr, "jang bench: %s: ", path);

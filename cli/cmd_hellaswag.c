@@ -100,6 +100,7 @@ int cmd_hellaswag(int argc, char **argv) {
     jang_gguf *g = NULL;
     jang_tokenizer *tok = NULL;
     jang_model *m = NULL;
+    jang_context *cx = NULL;
     jang_status s;
     rc = 1;
     if ((s = jang_hellaswag_load(dir, o.limit, &h)) ||
@@ -107,17 +108,17 @@ int cmd_hellaswag(int argc, char **argv) {
         cli_error("hellaswag", s);
         goto done;
     }
-    jang_model_opts mo;
-    jang_model_opts_init(&mo);
-    mo.n_threads = o.threads;
-    if ((s = jang_model_open(o.model, &mo, &m))) {
+    jang_context_opts co;
+    jang_context_opts_init(&co);
+    co.n_threads = o.threads;
+    if ((s = jang_model_open(o.model, NULL, &m)) || (s = jang_context_init(m, &co, &cx))) {
         cli_error("hellaswag", s);
         goto done;
     }
     fprintf(stderr, "jang hellaswag: %lld pairs from %s\n", (long long)h->n, h->correct_path);
     hs_progress pg = {o.verbose, h->n};
     jang_hellaswag_result r;
-    if ((s = jang_hellaswag_run(m, tok, h, on_pair, &pg, &r))) {
+    if ((s = jang_hellaswag_run(cx, tok, h, on_pair, &pg, &r))) {
         fprintf(stderr, "\n");
         cli_error("hellaswag", s);
         goto done;
@@ -130,6 +131,7 @@ int cmd_hellaswag(int argc, char **argv) {
            100 * lo, 100 * hi, lo <= 0.5 ? " (interval includes chance)" : "");
     rc = 0;
 done:
+    jang_context_free(cx);
     jang_model_close(m);
     jang_tokenizer_free(tok);
     jang_gguf_close(g);

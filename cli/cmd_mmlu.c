@@ -151,6 +151,7 @@ int cmd_mmlu(int argc, char **argv) {
     jang_gguf *g = NULL;
     jang_tokenizer *tok = NULL;
     jang_model *m = NULL;
+    jang_context *cx = NULL;
     jang_status s;
     rc = 1;
     if ((s = jang_mmlu_load(dir, o.protocol, o.limit, &d))) {
@@ -170,11 +171,11 @@ int cmd_mmlu(int argc, char **argv) {
                 jang_status_str(s), jang_last_error()[0] ? ": " : "", jang_last_error());
         goto done;
     }
-    jang_model_opts mo;
-    jang_model_opts_init(&mo);
-    mo.n_threads = o.threads;
-    mo.max_ctx = o.ctx;
-    if ((s = jang_model_open(o.model, &mo, &m))) {
+    jang_context_opts co;
+    jang_context_opts_init(&co);
+    co.n_threads = o.threads;
+    co.max_ctx = o.ctx;
+    if ((s = jang_model_open(o.model, NULL, &m)) || (s = jang_context_init(m, &co, &cx))) {
         cli_error("mmlu", s);
         goto done;
     }
@@ -193,7 +194,7 @@ int cmd_mmlu(int argc, char **argv) {
     int64_t n_trunc = 0;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    if ((s = jang_mmlu_run(m, tok, d, &opt, &n_trunc))) {
+    if ((s = jang_mmlu_run(cx, tok, d, &opt, &n_trunc))) {
         fprintf(stderr, "\n");
         cli_error("mmlu", s);
         goto done;
@@ -220,6 +221,7 @@ int cmd_mmlu(int argc, char **argv) {
             (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
     rc = 0;
 done:
+    jang_context_free(cx);
     jang_model_close(m);
     jang_tokenizer_free(tok);
     jang_gguf_close(g);

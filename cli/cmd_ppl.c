@@ -174,6 +174,7 @@ int cmd_ppl(int argc, char **argv) {
     jang_gguf *g = NULL;
     jang_tokenizer *tok = NULL;
     jang_model *m = NULL;
+    jang_context *cx = NULL;
     jang_ref *ref = NULL;
     jang_ref_writer *w = NULL;
     char *text = NULL;
@@ -245,11 +246,11 @@ int cmd_ppl(int argc, char **argv) {
     } else {
         tokens_hash(ids, n_ids, n_chunks * o.n_ctx, info.tokens_sha256);
     }
-    jang_model_opts mo;
-    jang_model_opts_init(&mo);
-    mo.n_threads = o.threads;
-    mo.max_ctx = o.n_ctx;
-    if ((s = jang_model_open(o.model, &mo, &m))) {
+    jang_context_opts co;
+    jang_context_opts_init(&co);
+    co.n_threads = o.threads;
+    co.max_ctx = o.n_ctx;
+    if ((s = jang_model_open(o.model, NULL, &m)) || (s = jang_context_init(m, &co, &cx))) {
         cli_error("ppl", s);
         goto done;
     }
@@ -290,7 +291,7 @@ int cmd_ppl(int argc, char **argv) {
     po.on_chunk = on_chunk;
     jang_ppl_stats st;
     double t1 = cli_now_s();
-    s = jang_ppl_run(m, ids, n_ids, &po, w, ref, &st);
+    s = jang_ppl_run(cx, ids, n_ids, &po, w, ref, &st);
     if (s) {
         printf("\n");
         cli_error("ppl", s);
@@ -319,6 +320,7 @@ done:
     jang_ref_close(ref);
     free(ids);
     free(text);
+    jang_context_free(cx);
     jang_model_close(m);
     jang_tokenizer_free(tok);
     jang_gguf_close(g);

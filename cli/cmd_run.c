@@ -173,6 +173,7 @@ int cmd_run(int argc, char **argv) {
     jang_gguf *g = NULL;
     jang_tokenizer *tok = NULL;
     jang_model *m = NULL;
+    jang_context *cx = NULL;
     jang_sampler *smp = NULL;
     char *prompt = NULL;
     int32_t *ids = NULL;
@@ -203,18 +204,18 @@ int cmd_run(int argc, char **argv) {
         fprintf(stderr, "jang run: the prompt encodes to no tokens\n");
         goto done;
     }
-    jang_model_opts mo;
-    jang_model_opts_init(&mo);
-    mo.n_threads = o.threads;
-    mo.max_ctx = o.ctx;
+    jang_context_opts co;
+    jang_context_opts_init(&co);
+    co.n_threads = o.threads;
+    co.max_ctx = o.ctx;
     double t0 = cli_now_s();
-    if ((s = jang_model_open(o.model, &mo, &m))) {
+    if ((s = jang_model_open(o.model, NULL, &m)) || (s = jang_context_init(m, &co, &cx))) {
         cli_error("run", s);
         goto done;
     }
     double t_load = cli_now_s() - t0;
     const jang_model_desc *d = jang_model_get_desc(m);
-    int64_t ctx = jang_model_max_ctx(m);
+    int64_t ctx = jang_context_max_ctx(cx);
     if (n_ids >= ctx) {
         fprintf(stderr, "jang run: the prompt has %lld tokens, the context only %lld (-c)\n",
                 (long long)n_ids, (long long)ctx);
@@ -236,7 +237,7 @@ int cmd_run(int argc, char **argv) {
     double t1 = cli_now_s();
     for (int64_t i = 0; i < n_ids; i += 512) {
         int64_t nb = n_ids - i < 512 ? n_ids - i : 512;
-        if ((s = jang_model_forward(m, ids + i, nb, i, false, logits))) {
+        if ((s = jang_context_forward(cx, ids + i, nb, i, false, logits))) {
             cli_error("run", s);
             goto done;
         }
@@ -255,7 +256,7 @@ int cmd_run(int argc, char **argv) {
         if (jang_tokenizer_is_eog(tok, next)) break;
         print_piece(tok, &ds, next);
         if (n_gen == o.n_predict || pos + 1 >= ctx) break;
-        if ((s = jang_model_forward(m, &next, 1, pos, false, logits))) {
+        if ((s = jang_context_forward(cx, &next, 1, pos, false, logits))) {
             cli_error("run", s);
             goto done;
         }
@@ -278,6 +279,7 @@ done:
     free(logits);
     free(ids);
     free(prompt);
+    jang_context_free(cx);
     jang_model_close(m);
     jang_tokenizer_free(tok);
     jang_gguf_close(g);

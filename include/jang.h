@@ -766,28 +766,62 @@ jang_status jang_convert_check_output(const char *src, const char *out, bool for
  * Runtime: a decoder-only model (Llama, Mistral, Qwen2, Qwen3) loaded from a GGUF file, a Hugging
  * Face safetensors directory (F32/F16/BF16) or a JANG/MLX quantized directory. Weights stay in
  * the file's memory map where their type allows; activations and accumulation are f32.
+ *
+ * Three objects (docs/ARCHITECTURE.md):
+ *   jang_model   — the description and the read-only weights, placed by a backend ("cpu" today).
+ *                  Open once; share it with any number of contexts and threads; close it after
+ *                  every context made from it is freed.
+ *   jang_context — one sequence's state: its KV cache, activations and worker threads. Make one
+ *                  per concurrent sequence; a context is used by one thread at a time (different
+ *                  contexts of one model may run at the same time in different threads).
+ *   the backend  — where the operations run; internal (src/backend/backend.h).
  */
 typedef struct jang_model jang_model;
+typedef struct jang_context jang_context;
 
 typedef struct jang_model_opts {
-    int n_threads;   /* <= 0: one per CPU */
-    int64_t max_ctx; /* KV cache length; <= 0: min(model context, 4096) */
+    const char *backend; /* "cpu"; NULL: "cpu" */
 } jang_model_opts;
 
 void jang_model_opts_init(jang_model_opts *o);
+/* Opens a model; errors name the file and tensor: missing or misshapen tensors, tensors the
+ * architecture does not have, unsupported architectures or RoPE scalings. */
 jang_status jang_model_open(const char *path, const jang_model_opts *opts, jang_model **out);
 void jang_model_close(jang_model *m);
 const jang_model_desc *jang_model_get_desc(const jang_model *m);
-int64_t jang_model_max_ctx(const jang_model *m);
 /* Bytes of the matrices one decode step reads, as the runtime holds them (the attention and FFN
  * projections of every layer and the output matrix; not the embedding row or the norms). */
 int64_t jang_model_weight_bytes(const jang_model *m);
-/* The kernel table the matmuls use ("scalar", "avx2", "avx512": cpuid, or JANG_ISA when set). */
+/* The default CPU kernel table ("scalar", "avx2", "avx512": cpuid, or JANG_ISA when set). */
 const char *jang_kernels_active_name(void);
-/* Evaluates n tokens at positions pos .. pos+n-1, reusing the KV cache below pos. logits
- * receives (n, vocab) floats when all_logits, else (vocab) floats for the last token. */
-jang_status jang_model_forward(jang_model *m, const int32_t *tokens, int64_t n, int64_t pos,
-                               bool all_logits, float *logits);
+
+typedef struct jang_context_opts {
+    int n_threads;   /* worker threads of this context; <= 0: one per CPU */
+    int64_t max_ctx; /* KV cache length; <= 0: min(model context, 4096) */
+    const char *isa; /* CPU kernel table; NULL: JANG_ISA, else the best this CPU runs */
+} jang_context_opts;
+
+void jang_context_opts_init(jang_context_opts *o);
+/* A context on m; m must outlive it. JANG_E_NOMEM when the KV cache does not fit. */
+jang_status jang_context_init(const jang_model *m, const jang_context_opts *o, jang_context **out);
+void jang_context_free(jang_context *c);
+const jang_model *jang_context_model(const jang_context *c);
+int64_t jang_context_max_ctx(const jang_context *c);
+/* Where it runs, for reports ("cpu avx2, 2 threads"). */
+const char *jang_context_backend(const jang_context *c);
+/* Evaluates n tokens at positions pos .. pos+n-1, reusing the context's KV cache below pos.
+ * logits receives (n, vocab) floats when all_logits, else (vocab) floats for the last token.
+ * JANG_E_ARG for token ids outside the vocabulary or positions past max_ctx. */
+jang_status jang_context_forward(jang_context *c, const int32_t *tokens, int64_t n, int64_t pos,
+                                 bool all_logits, float *logits);
+/* One decode step of n_ctx sequences together: token tokens[i] at position pos[i] of ctx[i];
+ * logits receives (n_ctx, vocab). The matrix products run once over all the tokens (a decode step
+ * reads the weights once for all sequences); each sequence's logits are bit-identical to what
+ * jang_context_forward of its token alone gives, for n_ctx < 8 (from 8 tokens on the matrix
+ * products switch to the prompt kernels, equal to rounding). The contexts must be distinct, of
+ * one model, and unused elsewhere during the call; the step runs on ctx[0]'s threads. */
+jang_status jang_decode_batch(jang_context *const *ctx, int n_ctx, const int32_t *tokens,
+                              const int64_t *pos, float *logits);
 
 /* Sampling: temperature 0 is greedy (argmax, lowest id on ties). Otherwise, in order: repetition
  * penalty over the last `repeat_last_n` tokens (llama.cpp style: positive logits divided,
@@ -1296,16 +1330,16 @@ void jang_ppl_opts_init(jang_ppl_opts *o);
 /* Chunks a text of n_tokens gives (0 when under 2 * n_ctx tokens, as llama-perplexity refuses). */
 int64_t jang_ppl_max_chunks(int64_t n_tokens, int64_t n_ctx);
 /* Runs the chunks; save (may be NULL) receives every scored position; ref (may be NULL) must
- * hold at least the chunks run and its targets must equal the text's tokens. The model's
- * context must be >= n_ctx. */
-jang_status jang_ppl_run(jang_model *m, const int32_t *tokens, int64_t n_tokens,
+ * hold at least the chunks run and its targets must equal the text's tokens. The
+ * context's length must be >= n_ctx. */
+jang_status jang_ppl_run(jang_context *m, const int32_t *tokens, int64_t n_tokens,
                          const jang_ppl_opts *o, jang_ref_writer *save, const jang_ref *ref,
                          jang_ppl_stats *out);
 
 /* Log-likelihood and greedy scoring over a model, reusing the KV cache for the longest prefix a
  * call shares with the previous one (so shared few-shot headers and contexts are run once). */
 typedef struct jang_scorer jang_scorer;
-jang_status jang_scorer_init(jang_model *m, int64_t n_batch, jang_scorer **out);
+jang_status jang_scorer_init(jang_context *m, int64_t n_batch, jang_scorer **out);
 void jang_scorer_free(jang_scorer *s);
 /* Sum of log p(cont[i] | ctx, cont[<i]) over the n_cont tokens (n_ctx >= 1), and whether every
  * one was the argmax (greedy may be NULL). */
@@ -1378,7 +1412,7 @@ typedef struct jang_mmlu_opts {
 void jang_mmlu_opts_init(jang_mmlu_opts *o);
 /* Runs every test item; fills each subject's n_correct / n_answered. Prompts longer than the
  * model's context lose tokens from the left (n_truncated counts them). */
-jang_status jang_mmlu_run(jang_model *m, const jang_tokenizer *t, jang_mmlu *d,
+jang_status jang_mmlu_run(jang_context *m, const jang_tokenizer *t, jang_mmlu *d,
                           const jang_mmlu_opts *o, int64_t *n_truncated);
 
 /* HellaSwag 2-way pairs: line i of DIR/<name>_correct.txt<suffix> and of the matching
@@ -1399,7 +1433,7 @@ typedef struct jang_hellaswag_result {
 
 /* Each line is tokenized on its own (BOS when the tokenizer adds it) and scored from its second
  * token on; on_pair (may be NULL) sees both totals. */
-jang_status jang_hellaswag_run(jang_model *m, const jang_tokenizer *t, const jang_hellaswag *h,
+jang_status jang_hellaswag_run(jang_context *m, const jang_tokenizer *t, const jang_hellaswag *h,
                                void (*on_pair)(void *ud, int64_t i, double ll_correct,
                                                double ll_wrong,
                                                const jang_hellaswag_result *so_far),

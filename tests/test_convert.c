@@ -61,11 +61,13 @@ static const int32_t prompt_ids[16] = {1, 17, 63, 45, 3, 9, 28, 55, 7, 60, 60, 1
 /* Logits of all 16 prompt positions (ids taken modulo the vocabulary); NULL on failure. */
 static float *logits_of(const char *path, int64_t *vocab) {
     jang_model *m = NULL;
-    jang_model_opts o;
-    jang_model_opts_init(&o);
+    jang_context *c = NULL;
+    jang_context_opts o;
+    jang_context_opts_init(&o);
     o.n_threads = 2;
     o.max_ctx = 32;
-    if (jang_model_open(path, &o, &m) != JANG_OK) {
+    if (jang_model_open(path, NULL, &m) != JANG_OK || jang_context_init(m, &o, &c) != JANG_OK) {
+        jang_model_close(m);
         fprintf(stdout, "    %s: %s\n", path, jang_last_error());
         return NULL;
     }
@@ -74,11 +76,12 @@ static float *logits_of(const char *path, int64_t *vocab) {
     for (int i = 0; i < 16; i++)
         ids[i] = (int32_t)(prompt_ids[i] % V);
     float *l = malloc((size_t)(16 * V) * sizeof(float));
-    if (jang_model_forward(m, ids, 16, 0, true, l) != JANG_OK) {
+    if (jang_context_forward(c, ids, 16, 0, true, l) != JANG_OK) {
         fprintf(stdout, "    forward %s: %s\n", path, jang_last_error());
         free(l);
         l = NULL;
     }
+    jang_context_free(c);
     jang_model_close(m);
     *vocab = V;
     return l;

@@ -84,17 +84,27 @@ static char *read_bytes(const char *path, size_t *n) {
     return b;
 }
 
-static jang_model *open_tiny(const char *arch, int64_t max_ctx) {
+/* A tiny fixture and one context on it (the context owns nothing of the model: close_tiny). */
+static jang_context *open_tiny(const char *arch, int64_t max_ctx) {
     char dir[600];
     snprintf(dir, sizeof dir, "%s/%s", test_data_path("tiny"), arch);
-    jang_model_opts o;
-    jang_model_opts_init(&o);
+    jang_context_opts o;
+    jang_context_opts_init(&o);
     o.n_threads = 1;
     o.max_ctx = max_ctx;
     jang_model *m = NULL;
-    jang_status s = jang_model_open(dir, &o, &m);
+    jang_context *c = NULL;
+    jang_status s = jang_model_open(dir, NULL, &m);
+    if (!s) s = jang_context_init(m, &o, &c);
     CHECK_MSG(s == JANG_OK, "%s: %s", arch, jang_last_error());
-    return m;
+    if (s) jang_model_close(m);
+    return c;
+}
+
+static void close_tiny(jang_context *c) {
+    jang_model *m = c ? (jang_model *)jang_context_model(c) : NULL;
+    jang_context_free(c);
+    jang_model_close(m);
 }
 
 /* ---- SHA-256 --------------------------------------------------------------------------------- */
@@ -574,24 +584,24 @@ TEST(eval_ref_corrupt) {
 enum { TN = 70, TC = 16 };
 
 /* Brute force: each chunk in one forward pass with all logits, as llama-perplexity scores it. */
-static void brute_chunks(jang_model *m, const int32_t *tok, int n_chunks, float *all) {
-    int64_t V = jang_model_get_desc(m)->vocab_size;
+static void brute_chunks(jang_context *m, const int32_t *tok, int n_chunks, float *all) {
+    int64_t V = jang_model_get_desc(jang_context_model(m))->vocab_size;
     for (int c = 0; c < n_chunks; c++) {
         int32_t ch[TC];
         memcpy(ch, tok + c * TC, sizeof ch);
         ch[0] = 1;
-        CHECK_OK(jang_model_forward(m, ch, TC, 0, true, all + (size_t)c * TC * V));
+        CHECK_OK(jang_context_forward(m, ch, TC, 0, true, all + (size_t)c * TC * V));
     }
 }
 
 TEST(eval_ppl_run_tiny) {
-    jang_model *m = open_tiny("llama", 64), *m2 = open_tiny("llama3rope", 64);
+    jang_context *m = open_tiny("llama", 64), *m2 = open_tiny("llama3rope", 64);
     if (!m || !m2) {
-        jang_model_close(m);
-        jang_model_close(m2);
+        close_tiny(m);
+        close_tiny(m2);
         return;
     }
-    const int64_t V = jang_model_get_desc(m)->vocab_size;
+    const int64_t V = jang_model_get_desc(jang_context_model(m))->vocab_size;
     int32_t tok[TN];
     for (int i = 0; i < TN; i++)
         tok[i] = 3 + (int32_t)(urand() * (double)(V - 3));
@@ -707,18 +717,18 @@ TEST(eval_ppl_run_tiny) {
     free(Q);
     free(p);
     free(q);
-    jang_model_close(m);
-    jang_model_close(m2);
+    close_tiny(m);
+    close_tiny(m2);
 }
 
 /* ---- the scorer ------------------------------------------------------------------------------ */
 
 /* log p(seq[from+1 ..] | ...) by one forward pass over the whole sequence */
-static double brute_loglik(jang_model *m, const int32_t *seq, int n, int n_ctx) {
-    int64_t V = jang_model_get_desc(m)->vocab_size;
+static double brute_loglik(jang_context *m, const int32_t *seq, int n, int n_ctx) {
+    int64_t V = jang_model_get_desc(jang_context_model(m))->vocab_size;
     float *lg = malloc((size_t)n * V * sizeof(float));
     double *p = malloc((size_t)V * sizeof(double)), ll = 0;
-    CHECK_OK(jang_model_forward(m, seq, n, 0, true, lg));
+    CHECK_OK(jang_context_forward(m, seq, n, 0, true, lg));
     for (int t = n_ctx - 1; t < n - 1; t++) {
         softmax_d(lg + (size_t)t * V, V, p);
         ll += log(p[seq[t + 1]]);
@@ -734,13 +744,13 @@ static bool stop_at_first(void *ud, int32_t tok) {
 }
 
 TEST(eval_scorer) {
-    jang_model *m = open_tiny("qwen2", 64), *ref = open_tiny("qwen2", 64);
+    jang_context *m = open_tiny("qwen2", 64), *ref = open_tiny("qwen2", 64);
     if (!m || !ref) {
-        jang_model_close(m);
-        jang_model_close(ref);
+        close_tiny(m);
+        close_tiny(ref);
         return;
     }
-    int64_t V = jang_model_get_desc(m)->vocab_size;
+    int64_t V = jang_model_get_desc(jang_context_model(m))->vocab_size;
     int32_t a[20], b[20];
     for (int i = 0; i < 20; i++)
         a[i] = (int32_t)(urand() * (double)V);
@@ -773,7 +783,7 @@ TEST(eval_scorer) {
     float *lg = malloc((size_t)16 * V * sizeof(float));
     REQUIRE(lg);
     for (int k = 0; k < 5; k++) {
-        CHECK_OK(jang_model_forward(ref, seq, 6 + k, 0, true, lg));
+        CHECK_OK(jang_context_forward(ref, seq, 6 + k, 0, true, lg));
         seq[6 + k] = (int32_t)argmax_f(lg + (size_t)(5 + k) * V, V);
         CHECK_MSG(out[k] == seq[6 + k], "greedy token %d: %d vs %d", k, out[k], seq[6 + k]);
     }
@@ -793,8 +803,8 @@ TEST(eval_scorer) {
     free(huge);
     free(lg);
     jang_scorer_free(s);
-    jang_model_close(m);
-    jang_model_close(ref);
+    close_tiny(m);
+    close_tiny(ref);
 }
 
 /* ---- MMLU ------------------------------------------------------------------------------------ */

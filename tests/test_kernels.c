@@ -170,8 +170,8 @@ static int compare(jang_pool *pool, jang_isa isa, const test_weight *t, int64_t 
         x[i] = xrand();
     for (int64_t i = 0; i < w->rows; i++)
         bias[i] = frand();
-    jang_matmul_isa(pool, JANG_ISA_SCALAR, w, x, n, with_bias ? bias : NULL, ref);
-    jang_matmul_isa(pool, isa, w, x, n, with_bias ? bias : NULL, y);
+    CHECK_OK(jang_matmul_isa(pool, JANG_ISA_SCALAR, w, x, n, with_bias ? bias : NULL, ref));
+    CHECK_OK(jang_matmul_isa(pool, isa, w, x, n, with_bias ? bias : NULL, y));
     bounds(t, x, n, bound);
     int bad = check_tensor(what, y, ref, bound, n * w->rows, quiet);
     free(x), free(bias), free(y), free(ref), free(bound);
@@ -281,8 +281,8 @@ static void flipped_code(jang_isa isa) {
         double bound[9];
         for (int i = 0; i < 256; i++)
             x[i] = 1.0f + 0.1f * frand();
-        jang_matmul_isa(pool, JANG_ISA_SCALAR, &t.w, x, 1, NULL, ref);
-        jang_matmul_isa(pool, isa, &u.w, x, 1, NULL, y);
+        CHECK_OK(jang_matmul_isa(pool, JANG_ISA_SCALAR, &t.w, x, 1, NULL, ref));
+        CHECK_OK(jang_matmul_isa(pool, isa, &u.w, x, 1, NULL, y));
         bounds(&t, x, 1, bound);
         CHECK_MSG(check_tensor("flipped", y, ref, bound, 9, true) == 1,
                   "%s bits %d: a flipped code went unnoticed", jang_isa_name(isa), bits);
@@ -310,8 +310,8 @@ static void extremes(jang_isa isa) {
             double bound[5];
             for (int i = 0; i < 512; i++)
                 x[i] = (float)sign * 3.0f;
-            jang_matmul_isa(pool, JANG_ISA_SCALAR, &t.w, x, 1, NULL, ref);
-            jang_matmul_isa(pool, isa, &t.w, x, 1, NULL, y);
+            CHECK_OK(jang_matmul_isa(pool, JANG_ISA_SCALAR, &t.w, x, 1, NULL, ref));
+            CHECK_OK(jang_matmul_isa(pool, isa, &t.w, x, 1, NULL, y));
             bounds(&t, x, 1, bound);
             char what[96];
             snprintf(what, sizeof what, "%s extremes bits %d sign %d", jang_isa_name(isa), bits,

@@ -46,42 +46,49 @@ static double rel_err(const float *a, const float *b, int64_t n) {
 static void check_tiny(const char *arch, int threads) {
     char dir[512];
     snprintf(dir, sizeof dir, "%s/%s", test_data_path("tiny"), arch);
-    jang_model_opts o;
-    jang_model_opts_init(&o);
+    jang_context_opts o;
+    jang_context_opts_init(&o);
     o.n_threads = threads;
     o.max_ctx = 64;
     jang_model *m = NULL;
-    jang_status s = jang_model_open(dir, &o, &m);
+    jang_context *c = NULL;
+    jang_status s = jang_model_open(dir, NULL, &m);
+    if (!s) s = jang_context_init(m, &o, &c);
     CHECK_MSG(s == JANG_OK, "%s: %s", arch, jang_last_error());
-    if (s) return;
+    if (s) {
+        jang_model_close(m);
+        return;
+    }
     int64_t V = jang_model_get_desc(m)->vocab_size;
     tiny_ref r;
     if (!load_ref(dir, V, &r)) {
         CHECK_MSG(0, "%s: cannot read reference", arch);
+        jang_context_free(c);
         jang_model_close(m);
         return;
     }
     float *lg = malloc((size_t)(r.n * V) * sizeof(float));
-    CHECK_OK(jang_model_forward(m, r.ids, r.n, 0, true, lg));
+    CHECK_OK(jang_context_forward(c, r.ids, r.n, 0, true, lg));
     double e = rel_err(lg, r.ref, r.n * V);
     if (getenv("JANG_TEST_VERBOSE")) printf("[%s rel err %.3g] ", arch, e);
     CHECK_MSG(e <= 1e-4, "%s (%d threads): relative error %.3g > 1e-4", arch, threads, e);
     /* the same tokens in pieces through the KV cache: 10 at once, then one by one */
     float *last = malloc((size_t)V * sizeof(float));
-    CHECK_OK(jang_model_forward(m, r.ids, 10, 0, false, last));
+    CHECK_OK(jang_context_forward(c, r.ids, 10, 0, false, last));
     CHECK_MSG(rel_err(last, r.ref + 9 * V, V) <= 1e-4, "%s: chunked prefill", arch);
     for (int64_t t = 10; t < r.n; t++) {
-        CHECK_OK(jang_model_forward(m, r.ids + t, 1, t, false, last));
+        CHECK_OK(jang_context_forward(c, r.ids + t, 1, t, false, last));
         double et = rel_err(last, r.ref + t * V, V);
         CHECK_MSG(et <= 1e-4, "%s: decode step %lld relative error %.3g", arch, (long long)t, et);
     }
     /* bad arguments */
     int32_t bad = (int32_t)V;
-    CHECK(jang_model_forward(m, &bad, 1, 0, false, last) == JANG_E_ARG);
-    CHECK(jang_model_forward(m, r.ids, 1, 64, false, last) == JANG_E_ARG);
+    CHECK(jang_context_forward(c, &bad, 1, 0, false, last) == JANG_E_ARG);
+    CHECK(jang_context_forward(c, r.ids, 1, 64, false, last) == JANG_E_ARG);
     free(last);
     free(lg);
     free(r.ref);
+    jang_context_free(c);
     jang_model_close(m);
 }
 

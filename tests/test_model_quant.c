@@ -111,17 +111,20 @@ static bool write_dirs(const char *src, const char *jdir, const char *fdir) {
 
 static float *run_logits(const char *dir, const int32_t *ids, int64_t n, int64_t *vocab) {
     jang_model *m = NULL;
-    jang_model_opts o;
-    jang_model_opts_init(&o);
+    jang_context *c = NULL;
+    jang_context_opts o;
+    jang_context_opts_init(&o);
     o.n_threads = 2;
     o.max_ctx = 64;
-    if (jang_model_open(dir, &o, &m) != JANG_OK) {
+    if (jang_model_open(dir, NULL, &m) != JANG_OK || jang_context_init(m, &o, &c) != JANG_OK) {
+        jang_model_close(m);
         fprintf(stdout, "    %s: %s\n", dir, jang_last_error());
         return NULL;
     }
     *vocab = jang_model_get_desc(m)->vocab_size;
     float *l = malloc((size_t)(n * *vocab) * sizeof(float));
-    if (jang_model_forward(m, ids, n, 0, true, l) != JANG_OK) free(l), l = NULL;
+    if (jang_context_forward(c, ids, n, 0, true, l) != JANG_OK) free(l), l = NULL;
+    jang_context_free(c);
     jang_model_close(m);
     return l;
 }

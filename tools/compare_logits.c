@@ -45,16 +45,18 @@ int main(int argc, char **argv) {
         fread(ref, 4, (size_t)n * (size_t)nv, f) != (size_t)n * (size_t)nv)
         return fprintf(stderr, "%s: short file\n", argv[2]), 1;
     fclose(f);
-    jang_model_opts o;
-    jang_model_opts_init(&o);
+    jang_context_opts o;
+    jang_context_opts_init(&o);
     o.max_ctx = n;
     jang_model *m = NULL;
-    jang_status s = jang_model_open(argv[1], &o, &m);
+    jang_context *c = NULL;
+    jang_status s = jang_model_open(argv[1], NULL, &m);
+    if (!s) s = jang_context_init(m, &o, &c);
     if (s) return fprintf(stderr, "%s: %s\n", jang_status_str(s), jang_last_error()), 1;
     int64_t V = jang_model_get_desc(m)->vocab_size;
     if (V != nv) return fprintf(stderr, "vocab %lld vs %d\n", (long long)V, nv), 1;
     float *ours = malloc(sizeof(float) * (size_t)n * (size_t)nv);
-    s = jang_model_forward(m, tok, n, 0, true, ours);
+    s = jang_context_forward(c, tok, n, 0, true, ours);
     if (s) return fprintf(stderr, "%s: %s\n", jang_status_str(s), jang_last_error()), 1;
     double *lp = malloc(sizeof(double) * (size_t)nv), *lq = malloc(sizeof(double) * (size_t)nv);
     double kl_sum = 0, kl_max = 0, dmax = 0;
@@ -75,6 +77,7 @@ int main(int argc, char **argv) {
     }
     printf("positions %d  same top-1 %.2f%%  mean KL %.3g  max KL %.3g  max |dlogit| %.4g\n", n,
            100.0 * same / n, kl_sum / n, kl_max, dmax);
+    jang_context_free(c);
     jang_model_close(m);
     return 0;
 }

@@ -18,15 +18,17 @@ int main(int argc, char **argv) {
     int n_gen = atoi(argv[2]), n = argc - 3;
     int32_t *ids = malloc(sizeof(int32_t) * (size_t)(n + n_gen + 1));
     for (int i = 0; i < n; i++) ids[i] = atoi(argv[3 + i]);
-    jang_model_opts o;
-    jang_model_opts_init(&o);
+    jang_context_opts o;
+    jang_context_opts_init(&o);
     o.max_ctx = n + n_gen + 1;
     jang_model *m = NULL;
-    jang_status s = jang_model_open(argv[1], &o, &m);
+    jang_context *c = NULL;
+    jang_status s = jang_model_open(argv[1], NULL, &m);
+    if (!s) s = jang_context_init(m, &o, &c);
     if (s) return fprintf(stderr, "%s: %s\n", jang_status_str(s), jang_last_error()), 1;
     int64_t V = jang_model_get_desc(m)->vocab_size;
     float *l = malloc(sizeof(float) * (size_t)V);
-    s = jang_model_forward(m, ids, n, 0, false, l);
+    s = jang_context_forward(c, ids, n, 0, false, l);
     for (int k = 0; k < n_gen && !s; k++) {
         int64_t a = 0, b = -1;
         for (int64_t i = 1; i < V; i++)
@@ -34,9 +36,10 @@ int main(int argc, char **argv) {
             else if (b < 0 || l[i] > l[b]) b = i;
         printf("%lld %.6f %lld %.6f\n", (long long)a, l[a], (long long)b, l[b]);
         ids[n + k] = (int32_t)a;
-        if (k + 1 < n_gen) s = jang_model_forward(m, ids + n + k, 1, n + k, false, l);
+        if (k + 1 < n_gen) s = jang_context_forward(c, ids + n + k, 1, n + k, false, l);
     }
     if (s) return fprintf(stderr, "%s: %s\n", jang_status_str(s), jang_last_error()), 1;
+    jang_context_free(c);
     jang_model_close(m);
     free(l);
     free(ids);

@@ -28,12 +28,13 @@ static double percentile(const double *v, int n, double f) {
 
 static float *scored_logits(const char *path, const int32_t *tok, int n_chunks, int ctx, int bos,
                             int threads, int64_t *V) {
-    jang_model_opts o;
-    jang_model_opts_init(&o);
+    jang_context_opts o;
+    jang_context_opts_init(&o);
     o.n_threads = threads;
     o.max_ctx = ctx;
     jang_model *m = NULL;
-    if (jang_model_open(path, &o, &m)) {
+    jang_context *c = NULL;
+    if (jang_model_open(path, NULL, &m) || jang_context_init(m, &o, &c)) {
         fprintf(stderr, "%s: %s\n", path, jang_last_error());
         exit(1);
     }
@@ -46,8 +47,8 @@ static float *scored_logits(const char *path, const int32_t *tok, int n_chunks, 
     for (int c = 0; c < n_chunks; c++) {
         memcpy(ch, tok + (size_t)c * ctx, (size_t)ctx * sizeof(int32_t));
         if (bos >= 0) ch[0] = bos;
-        if (jang_model_forward(m, ch, first, 0, false, lg) ||
-            jang_model_forward(m, ch + first, ns, first, true, lg)) {
+        if (jang_context_forward(c, ch, first, 0, false, lg) ||
+            jang_context_forward(c, ch + first, ns, first, true, lg)) {
             fprintf(stderr, "%s\n", jang_last_error());
             exit(1);
         }
@@ -55,6 +56,7 @@ static float *scored_logits(const char *path, const int32_t *tok, int n_chunks, 
     }
     free(lg);
     free(ch);
+    jang_context_free(c);
     jang_model_close(m);
     return out;
 }

@@ -18,11 +18,13 @@ int main(int argc, char **argv) {
     }
     int np = argc > 3 ? atoi(argv[3]) : 24, nd = argc > 4 ? atoi(argv[4]) : 8;
     if (np < 1 || nd < 0 || np > 4096 || nd > 4096) return fprintf(stderr, "bad counts\n"), 2;
-    jang_model_opts o;
-    jang_model_opts_init(&o);
+    jang_context_opts o;
+    jang_context_opts_init(&o);
     o.max_ctx = np + nd;
     jang_model *m = NULL;
-    jang_status s = jang_model_open(argv[1], &o, &m);
+    jang_context *c = NULL;
+    jang_status s = jang_model_open(argv[1], NULL, &m);
+    if (!s) s = jang_context_init(m, &o, &c);
     if (s) return fprintf(stderr, "%s: %s\n", jang_status_str(s), jang_last_error()), 1;
     int64_t V = jang_model_get_desc(m)->vocab_size;
     int32_t *ids = malloc(sizeof(int32_t) * (size_t)(np + nd));
@@ -34,13 +36,14 @@ int main(int argc, char **argv) {
     float *l = malloc(sizeof(float) * (size_t)V * (size_t)np);
     FILE *f = fopen(argv[2], "wb");
     if (!ids || !l || !f) return fprintf(stderr, "out of memory or %s\n", argv[2]), 1;
-    s = jang_model_forward(m, ids, np, 0, true, l);
+    s = jang_context_forward(c, ids, np, 0, true, l);
     if (!s) fwrite(l, sizeof(float), (size_t)V * (size_t)np, f);
     for (int k = 0; k < nd && !s; k++)
-        if (!(s = jang_model_forward(m, ids + np + k, 1, np + k, false, l)))
+        if (!(s = jang_context_forward(c, ids + np + k, 1, np + k, false, l)))
             fwrite(l, sizeof(float), (size_t)V, f);
     fclose(f);
     if (s) return fprintf(stderr, "%s: %s\n", jang_status_str(s), jang_last_error()), 1;
+    jang_context_free(c);
     jang_model_close(m);
     free(l);
     free(ids);

@@ -121,7 +121,7 @@ static jang_status score_line(jang_scorer *sc, const jang_tokenizer *t, const ch
     return s;
 }
 
-jang_status jang_hellaswag_run(jang_model *m, const jang_tokenizer *t, const jang_hellaswag *h,
+jang_status jang_hellaswag_run(jang_context *m, const jang_tokenizer *t, const jang_hellaswag *h,
                                void (*on_pair)(void *ud, int64_t i, double ll_correct,
                                                double ll_wrong,
                                                const jang_hellaswag_result *so_far),

@@ -579,7 +579,7 @@ static jang_status run_full(jang_scorer *sc, const jang_tokenizer *t, const char
     return s;
 }
 
-jang_status jang_mmlu_run(jang_model *m, const jang_tokenizer *t, jang_mmlu *d,
+jang_status jang_mmlu_run(jang_context *m, const jang_tokenizer *t, jang_mmlu *d,
                           const jang_mmlu_opts *o, int64_t *n_truncated) {
     if (!m || !t || !d || !o) return jang_fail(JANG_E_ARG, "jang_mmlu_run: NULL argument");
     if (d->protocol == JANG_MMLU_JANG200 && !o->chat)

@@ -336,18 +336,18 @@ int64_t jang_ppl_max_chunks(int64_t n_tokens, int64_t n_ctx) {
     return n_tokens / n_ctx;
 }
 
-jang_status jang_ppl_run(jang_model *m, const int32_t *tokens, int64_t n_tokens,
+jang_status jang_ppl_run(jang_context *m, const int32_t *tokens, int64_t n_tokens,
                          const jang_ppl_opts *o, jang_ref_writer *save, const jang_ref *ref,
                          jang_ppl_stats *out) {
     if (!m || !tokens || !o || !out) return jang_fail(JANG_E_ARG, "jang_ppl_run: NULL argument");
     memset(out, 0, sizeof *out);
-    const int64_t n_ctx = o->n_ctx, V = jang_model_get_desc(m)->vocab_size;
+    const int64_t n_ctx = o->n_ctx, V = jang_model_get_desc(jang_context_model(m))->vocab_size;
     if (n_ctx < 4 || n_ctx > INT32_MAX)
         return jang_fail(JANG_E_ARG, "perplexity needs a context of at least 4 tokens, got %lld",
                          (long long)n_ctx);
-    if (n_ctx > jang_model_max_ctx(m))
+    if (n_ctx > jang_context_max_ctx(m))
         return jang_fail(JANG_E_ARG, "context %lld exceeds the model's cache of %lld tokens",
-                         (long long)n_ctx, (long long)jang_model_max_ctx(m));
+                         (long long)n_ctx, (long long)jang_context_max_ctx(m));
     if (o->bos >= V) return jang_fail(JANG_E_ARG, "BOS id %d out of range", o->bos);
     int64_t max_chunks = jang_ppl_max_chunks(n_tokens, n_ctx);
     if (max_chunks == 0)
@@ -389,7 +389,7 @@ jang_status jang_ppl_run(jang_model *m, const int32_t *tokens, int64_t n_tokens,
             int64_t end = p < first ? first : n_ctx - 1;
             int64_t nb = end - p < nb_max ? end - p : nb_max;
             bool want = p >= first;
-            if ((s = jang_model_forward(m, chunk + p, nb, p, want, logits))) goto done;
+            if ((s = jang_context_forward(m, chunk + p, nb, p, want, logits))) goto done;
             for (int64_t t = p; want && t < p + nb; t++) {
                 jang_ref_token rt, *rp = NULL;
                 int64_t idx = c * n_scored + (t - first);

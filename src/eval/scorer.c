@@ -13,7 +13,7 @@
 #include <string.h>
 
 struct jang_scorer {
-    jang_model *m;
+    jang_context *m;
     int64_t V, max_ctx, n_batch;
     int32_t *cache; /* (max_ctx) tokens whose K/V are valid at positions 0 .. n_cache-1 */
     int64_t n_cache;
@@ -21,15 +21,15 @@ struct jang_scorer {
     float *logits; /* (n_batch, V) */
 };
 
-jang_status jang_scorer_init(jang_model *m, int64_t n_batch, jang_scorer **out) {
+jang_status jang_scorer_init(jang_context *m, int64_t n_batch, jang_scorer **out) {
     if (!out) return jang_fail(JANG_E_ARG, "jang_scorer_init: out is NULL");
     *out = NULL;
-    if (!m) return jang_fail(JANG_E_ARG, "jang_scorer_init: model is NULL");
+    if (!m) return jang_fail(JANG_E_ARG, "jang_scorer_init: context is NULL");
     jang_scorer *s = jang_calloc(1, sizeof *s, "scorer");
     if (!s) return JANG_E_NOMEM;
     s->m = m;
-    s->V = jang_model_get_desc(m)->vocab_size;
-    s->max_ctx = jang_model_max_ctx(m);
+    s->V = jang_model_get_desc(jang_context_model(m))->vocab_size;
+    s->max_ctx = jang_context_max_ctx(m);
     s->n_batch = n_batch > 0 ? n_batch : 512;
     if (s->n_batch > s->max_ctx) s->n_batch = s->max_ctx;
     s->cache = malloc((size_t)s->max_ctx * sizeof(int32_t));
@@ -69,7 +69,7 @@ static jang_status run_span(jang_scorer *s, int64_t start, int64_t end, int64_t 
         int64_t lim = p < from ? from : end;
         int64_t nb = lim - p < s->n_batch ? lim - p : s->n_batch;
         bool want = p >= from;
-        jang_status st = jang_model_forward(s->m, s->seq + p, nb, p, want, s->logits);
+        jang_status st = jang_context_forward(s->m, s->seq + p, nb, p, want, s->logits);
         if (st) {
             s->n_cache = 0;
             return st;
@@ -154,7 +154,7 @@ jang_status jang_scorer_greedy(jang_scorer *s, const int32_t *prompt, int64_t n,
         if (!isfinite(lse)) return jang_fail(JANG_E_FORMAT, "logits hold NaN or Inf");
         out[(*n_out)++] = next;
         if ((stop && stop(ud, next)) || *n_out == max_new || pos >= s->max_ctx) break;
-        if ((st = jang_model_forward(s->m, &next, 1, pos, false, s->logits))) {
+        if ((st = jang_context_forward(s->m, &next, 1, pos, false, s->logits))) {
             s->n_cache = 0;
             return st;
         }

@@ -14,19 +14,6 @@
 
 #include "matmul.h"
 
-#define JANG_ISA_MAP(X)                                                                            \
-    X(SCALAR, "scalar")                                                                            \
-    X(AVX2, "avx2")                                                                                \
-    X(AVX512, "avx512")                                                                            \
-    X(AVX512VNNI, "avx512vnni")
-
-typedef enum {
-#define JANG_X_(e, s) JANG_ISA_##e,
-    JANG_ISA_MAP(JANG_X_)
-#undef JANG_X_
-        JANG_ISA_COUNT
-} jang_isa;
-
 /* One matmul call as the kernels see it. The driver (matmul.c) fills the activation side once per
  * call (prep), then every worker computes its rows. For affine weights and fewer than
  * JANG_KERNEL_GEMM_MIN tokens the activations are quantized per (token, group) to int16 in the
@@ -85,23 +72,8 @@ typedef struct jang_kernels {
 extern const jang_kernels jang_kernels_scalar, jang_kernels_avx2, jang_kernels_avx512,
     jang_kernels_avx512vnni;
 
-const char *jang_isa_name(jang_isa isa);
-/* Whether this CPU can run the table of `isa`. */
-bool jang_isa_supported(jang_isa isa);
+/* The table of `isa`. */
 const jang_kernels *jang_isa_kernels(jang_isa isa);
-
-/* The ISA named `name` ("scalar", "avx2", "avx512", "avx512vnni"): JANG_E_ARG for an unknown name,
- * JANG_E_UNSUPPORTED for one this CPU cannot run. */
-jang_status jang_isa_from_name(const char *name, jang_isa *out);
-/* Chooses the table once (thread-safe, idempotent): JANG_ISA if set, else the best supported.
- * JANG_E_ARG for an unknown JANG_ISA, JANG_E_UNSUPPORTED for one this CPU cannot run. */
-jang_status jang_kernels_init(void);
-/* The chosen ISA (calls jang_kernels_init; aborts if it failed). */
-jang_isa jang_isa_active(void);
-
-/* jang_matmul with an explicit table (tests and benchmarks). */
-void jang_matmul_isa(jang_pool *pool, jang_isa isa, const jang_weight *w, const float *x, int64_t n,
-                     const float *bias, float *y);
 
 /* Per-worker scratch a rows function may use: the f32 scales and biases of a row tile and a
  * padded copy of the last rows (the unpackers read up to JANG_KERNEL_OVERREAD bytes past a block,

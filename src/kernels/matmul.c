@@ -1,5 +1,5 @@
-/* matmul.c — jang_matmul: picks the kernel table once (cpuid, or JANG_ISA), prepares the
- * activations for the affine kernels and splits the output rows over the worker pool.
+/* matmul.c — jang_matmul_isa: the default kernel table (cpuid, or JANG_ISA), the activations
+ * prepared for the affine kernels and the output rows split over the worker pool.
  *
  * Memory: the quantized activations live in the pool's shared scratch and each worker's tile
  * scales / padded rows in its own scratch (pool.h), so a call allocates nothing once the buffers
@@ -212,19 +212,19 @@ static void rows_worker(void *arg, int wid, int nw) {
     int64_t r0, r1;
     jang_pool_split(c->job->w->rows, wid, nw, 16, &r0, &r1);
     if (r0 >= r1) return;
-    void *scratch = jang_pool_scratch(c->pool, wid, c->scratch);
-    JANG_ASSERT(scratch != NULL);
+    void *scratch = jang_pool_scratch(c->pool, wid, c->scratch); /* reserved by the caller */
     c->rows(c->job, r0, r1, scratch);
 }
 
-void jang_matmul_isa(jang_pool *pool, jang_isa isa, const jang_weight *w, const float *x, int64_t n,
-                     const float *bias, float *y) {
+jang_status jang_matmul_isa(jang_pool *pool, jang_isa isa, const jang_weight *w, const float *x,
+                            int64_t n, const float *bias, float *y) {
     JANG_ASSERT(pool != NULL && n >= 0);
-    if (n == 0 || w->rows == 0) return;
+    if (n == 0 || w->rows == 0) return JANG_OK;
     const jang_kernels *k = jang_isa_kernels(isa);
     pthread_once(&prefetch_once, prefetch_choose);
     jang_kjob job = {.w = w, .x = x, .bias = bias, .y = y, .n = n, .prefetch = gemv_prefetch};
     matmul_ctx c = {.pool = pool, .job = &job, .scratch = jang_kernel_scratch_bytes(w)};
+    if (!jang_pool_reserve(pool, c.scratch)) return JANG_E_NOMEM;
     if (w->kind == JANG_WK_AFFINE) {
         JANG_ASSERT(w->bits >= 2 && w->bits <= 8 && k->affine[w->bits].rows);
         JANG_ASSERT(w->group > 0 && w->cols % w->group == 0);
@@ -243,7 +243,7 @@ void jang_matmul_isa(jang_pool *pool, jang_isa isa, const jang_weight *w, const 
             panels ? np * pt * (size_t)w->cols * sizeof(float)
                    : ((nc * sizeof(int16_t) + 63) & ~(size_t)63) + 2 * nn * ng * sizeof(float);
         uint8_t *buf = jang_pool_scratch(pool, JANG_POOL_SHARED(pool), bytes);
-        JANG_ASSERT(buf != NULL);
+        if (!buf) return JANG_E_NOMEM;
         if (panels) {
             job.xf = (float *)buf;
             if (nn % pt) /* the last panel's padding tokens: zeros */
@@ -260,21 +260,17 @@ void jang_matmul_isa(jang_pool *pool, jang_isa isa, const jang_weight *w, const 
             c.prep(&job, 0, n);
     }
     jang_pool_run(pool, rows_worker, &c);
+    return JANG_OK;
 }
 
-void jang_matmul(jang_pool *pool, const jang_weight *w, const float *x, int64_t n,
-                 const float *bias, float *y) {
-    jang_matmul_isa(pool, jang_isa_active(), w, x, n, bias, y);
-}
-
-void jang_attend(const float *q, int64_t qstride, int nq, const float *k, const float *v,
-                 int64_t stride, int64_t len, int64_t hd, float scale, float *scores, float *out,
-                 int64_t ostride) {
+void jang_attend_isa(jang_isa isa, const float *q, int64_t qstride, int nq, const float *k,
+                     const float *v, int64_t stride, int64_t len, int64_t hd, float scale,
+                     float *scores, float *out, int64_t ostride) {
     JANG_ASSERT(nq >= 1 && nq <= JANG_ATTEND_MAX_Q);
-    jang_isa_kernels(jang_isa_active())
-        ->attend(q, qstride, nq, k, v, stride, len, hd, scale, scores, out, ostride);
+    jang_isa_kernels(isa)->attend(q, qstride, nq, k, v, stride, len, hd, scale, scores, out,
+                                  ostride);
 }
 
-void jang_swiglu(float *a, const float *b, int64_t n) {
-    jang_isa_kernels(jang_isa_active())->swiglu(a, b, n);
+void jang_swiglu_isa(jang_isa isa, float *a, const float *b, int64_t n) {
+    jang_isa_kernels(isa)->swiglu(a, b, n);
 }

@@ -1,9 +1,12 @@
 /* model_load.c — opens a model for the runtime: jang_model_open / jang_model_close.
  *
  * Sources: a GGUF file (every tensor dequantized to f32 once, with llama.cpp's fix-ups undone:
- * see gguf_names.c), or a Hugging Face safetensors directory (F32/F16/BF16 matrices used in
- * place from the memory map; vectors converted to f32). Every tensor's shape is checked against
- * the model description before use; errors name the file and tensor.
+ * see gguf_names.c), a Hugging Face safetensors directory (F32/F16/BF16 matrices used in place
+ * from the memory map; vectors converted to f32) or a JANG / MLX quantized directory (codes,
+ * scales and biases used in place). Which tensors to load, under which names and shapes, comes
+ * from the architecture's traits row (arch.h); every tensor's shape is checked before use, and a
+ * file with tensors the architecture does not use is refused (llama.cpp's "wrong number of
+ * tensors"): errors name the file and tensor. The backend then places each weight (backend.h).
  * Tested by tests/test_model.c against transformers' logits.
  */
 #include "model_internal.h"
@@ -34,6 +37,33 @@ static void *model_alloc(jang_model *m, size_t bytes, const char *what) {
     void *p = jang_malloc(bytes, what);
     if (p && !jang_model_own(m, p)) return NULL;
     return p;
+}
+
+/* Places w with the model's backend (device memory for a GPU backend; in place on the CPU). */
+static jang_status place(jang_model *m, jang_weight *w) {
+    void *owned = NULL;
+    jang_status s = m->backend->place_weight(m->placer, w, &owned);
+    if (s || !owned) return s;
+    if (m->n_placed == m->cap_placed) {
+        int64_t cap = m->cap_placed ? m->cap_placed * 2 : 64;
+        void **n = realloc(m->placed, (size_t)cap * sizeof *n);
+        if (!n) {
+            m->backend->release(m->placer, owned);
+            return jang_fail(JANG_E_NOMEM, "out of memory");
+        }
+        m->placed = n;
+        m->cap_placed = cap;
+    }
+    m->placed[m->n_placed++] = owned;
+    return JANG_OK;
+}
+
+/* Places n host floats (a norm, a bias, the RoPE table) and returns their backend address. */
+static jang_status place_vec(jang_model *m, const float *host, int64_t n, const float **out) {
+    jang_weight w = {.kind = JANG_WK_F32, .rows = 1, .cols = n, .data = host};
+    jang_status s = place(m, &w);
+    *out = s ? NULL : w.data;
+    return s;
 }
 
 static const jang_st *model_st(const jang_model *m) {
@@ -187,22 +217,13 @@ static bool dir_is_quantized(const char *dir) {
     return q;
 }
 
-void jang_model_opts_init(jang_model_opts *o) {
-    o->n_threads = 0;
-    o->max_ctx = 0;
-}
+void jang_model_opts_init(jang_model_opts *o) { o->backend = NULL; }
 
-static jang_status check_supported(const char *src, const jang_model_desc *d) {
-    switch (d->arch) {
-    case JANG_ARCH_LLAMA:
-    case JANG_ARCH_MISTRAL:
-    case JANG_ARCH_QWEN2:
-    case JANG_ARCH_QWEN3:
-        break;
-    default:
+static jang_status check_supported(const char *src, const jang_model_desc *d,
+                                   const jang_arch_traits *tr) {
+    if (!tr->runs)
         return jang_fail(JANG_E_UNSUPPORTED, "%s: the runtime does not run %s models yet", src,
                          jang_arch_name(d->arch));
-    }
     if (d->rope_scaling == JANG_ROPE_SCALING_DYNAMIC ||
         d->rope_scaling == JANG_ROPE_SCALING_LONGROPE)
         return jang_fail(JANG_E_UNSUPPORTED, "%s: RoPE scaling '%s' is not supported", src,
@@ -212,55 +233,145 @@ static jang_status check_supported(const char *src, const jang_model_desc *d) {
     return JANG_OK;
 }
 
-static jang_status load_layers(jang_model *m) {
+/* ---- the tensors of the traits row ---------------------------------------------------------- */
+
+/* Names of the tensors loaded, to find the file's unused ones afterwards. */
+typedef struct {
+    char **v;
+    int64_t n, cap;
+} name_list;
+
+static jang_status names_add(name_list *l, const char *name) {
+    if (l->n == l->cap) {
+        int64_t cap = l->cap ? l->cap * 2 : 256;
+        char **v = realloc(l->v, (size_t)cap * sizeof *v);
+        if (!v) return jang_fail(JANG_E_NOMEM, "out of memory");
+        l->v = v, l->cap = cap;
+    }
+    if (!(l->v[l->n] = strdup(name))) return jang_fail(JANG_E_NOMEM, "out of memory");
+    l->n++;
+    return JANG_OK;
+}
+
+static void names_free(name_list *l) {
+    for (int64_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+}
+
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool names_has(const name_list *l, const char *name) {
+    return bsearch(&name, l->v, (size_t)l->n, sizeof *l->v, cmp_str) != NULL;
+}
+
+static bool need_of(const jang_arch_tensor *at, const jang_model_desc *d) {
+    switch (at->need) {
+    case JANG_NEED_ALWAYS:
+        return true;
+    case JANG_NEED_OPTIONAL:
+        return false;
+    case JANG_NEED_ATTN_BIAS:
+        return d->attn_bias;
+    case JANG_NEED_QK_NORM:
+        return d->qk_norm;
+    }
+    return false;
+}
+
+/* Loads the rows of `tab` into T (layer < 0: globals, names as they are; else under the traits'
+ * layer prefix) and places them; records the names found. */
+static jang_status load_tensors(jang_model *m, const jang_arch_tensor *tab, int n_tab,
+                                int64_t layer, jang_tensors *T, name_list *used) {
     const jang_model_desc *d = &m->d;
-    int64_t dim = d->dim, hd = d->head_dim, qd = d->n_heads * hd, kvd = d->n_kv_heads * hd;
-    m->layers = model_alloc(m, (size_t)d->n_layers * sizeof *m->layers, "layers");
-    if (!m->layers) return JANG_E_NOMEM;
-    memset(m->layers, 0, (size_t)d->n_layers * sizeof *m->layers);
-    char n[256];
-    jang_status s;
-    for (int64_t i = 0; i < d->n_layers; i++) {
-        jang_layer *L = &m->layers[i];
-#define NAME(fmt) (snprintf(n, sizeof n, "model.layers.%lld." fmt, (long long)i), n)
-        if ((s = load_vec(m, NAME("input_layernorm.weight"), dim, true, &L->attn_norm)) ||
-            (s = load_vec(m, NAME("post_attention_layernorm.weight"), dim, true, &L->ffn_norm)) ||
-            (s = load_weight(m, NAME("self_attn.q_proj.weight"), qd, dim, true, &L->wq, NULL)) ||
-            (s = load_weight(m, NAME("self_attn.k_proj.weight"), kvd, dim, true, &L->wk, NULL)) ||
-            (s = load_weight(m, NAME("self_attn.v_proj.weight"), kvd, dim, true, &L->wv, NULL)) ||
-            (s = load_weight(m, NAME("self_attn.o_proj.weight"), dim, qd, true, &L->wo, NULL)) ||
-            (s = load_weight(m, NAME("mlp.gate_proj.weight"), d->ffn_dim, dim, true, &L->w_gate,
-                             NULL)) ||
-            (s = load_weight(m, NAME("mlp.up_proj.weight"), d->ffn_dim, dim, true, &L->w_up,
-                             NULL)) ||
-            (s = load_weight(m, NAME("mlp.down_proj.weight"), dim, d->ffn_dim, true, &L->w_down,
-                             NULL)) ||
-            (s = load_vec(m, NAME("self_attn.q_proj.bias"), qd, d->attn_bias, &L->bq)) ||
-            (s = load_vec(m, NAME("self_attn.k_proj.bias"), kvd, d->attn_bias, &L->bk)) ||
-            (s = load_vec(m, NAME("self_attn.v_proj.bias"), kvd, d->attn_bias, &L->bv)) ||
-            (s = load_vec(m, NAME("self_attn.q_norm.weight"), hd, d->qk_norm, &L->q_norm)) ||
-            (s = load_vec(m, NAME("self_attn.k_norm.weight"), hd, d->qk_norm, &L->k_norm)))
-            return s;
-#undef NAME
+    char name[256];
+    for (int i = 0; i < n_tab; i++) {
+        const jang_arch_tensor *at = &tab[i];
+        int k = layer < 0 ? snprintf(name, sizeof name, "%s", at->hf)
+                          : snprintf(name, sizeof name, "%s%lld.%s", m->traits->layer_prefix,
+                                     (long long)layer, at->hf);
+        if (k < 0 || (size_t)k >= sizeof name)
+            return jang_fail(JANG_E_ARG, "tensor name too long: %s", at->hf);
+        const bool required = need_of(at, d);
+        const int64_t rows = jang_dim_value(at->shape[0], d);
+        bool found = false;
+        jang_status s;
+        if (at->shape[1] != JANG_DIM_NONE) {
+            s = load_weight(m, name, rows, jang_dim_value(at->shape[1], d), required,
+                            &T->w[at->role], &found);
+            if (!s && found) s = place(m, &T->w[at->role]);
+        } else {
+            const float *host = NULL;
+            s = load_vec(m, name, rows, required, &host);
+            found = host != NULL;
+            if (!s && found) s = place_vec(m, host, rows, &T->v[at->role]);
+        }
+        if (s) return s;
+        T->has[at->role] = found;
+        if (found && (s = names_add(used, name))) return s;
     }
     return JANG_OK;
 }
 
-static jang_status alloc_state(jang_model *m, const jang_model_opts *o) {
+/* Fails naming the file's tensors that no row of the architecture loaded. */
+static jang_status check_unused(const jang_model *m, name_list *used) {
+    qsort(used->v, (size_t)used->n, sizeof *used->v, cmp_str);
+    int64_t n_unused = 0;
+    char first[3][320];
+    char wname[300];
+    int64_t total = m->qm ? jang_qmodel_count(m->qm) : jang_source_count(m->src);
+    for (int64_t i = 0; i < total; i++) {
+        const char *name;
+        if (m->qm) {
+            const jang_qtensor *q = jang_qmodel_get(m->qm, i);
+            name = q->name;
+            if (q->quantized) { /* a quantized module is used as "<module>.weight" */
+                snprintf(wname, sizeof wname, "%s.weight", q->name);
+                name = wname;
+            }
+        } else {
+            name = jang_source_at(m->src, i)->name;
+        }
+        if (names_has(used, name)) continue;
+        if (n_unused < 3) snprintf(first[n_unused], sizeof first[0], "'%s'", name);
+        n_unused++;
+    }
+    if (!n_unused) return JANG_OK;
+    return jang_fail(JANG_E_FORMAT,
+                     "%s: %lld tensor%s that a %s model does not have (%s%s%s%s%s%s): a wrong "
+                     "architecture or layer count in its description?",
+                     model_file(m), (long long)n_unused, n_unused > 1 ? "s" : "",
+                     jang_arch_name(m->d.arch), first[0], n_unused > 1 ? ", " : "",
+                     n_unused > 1 ? first[1] : "", n_unused > 2 ? ", " : "",
+                     n_unused > 2 ? first[2] : "", n_unused > 3 ? ", ..." : "");
+}
+
+static jang_status load_all(jang_model *m) {
     const jang_model_desc *d = &m->d;
-    m->max_ctx = o->max_ctx > 0 ? o->max_ctx : (d->max_seq_len > 0 ? d->max_seq_len : 4096);
-    if (o->max_ctx <= 0 && m->max_ctx > 4096) m->max_ctx = 4096;
-    if (m->max_ctx > (int64_t)1 << 24)
-        return jang_fail(JANG_E_ARG, "context length %lld too large", (long long)m->max_ctx);
-    size_t kv = (size_t)d->n_layers * (size_t)m->max_ctx * (size_t)(d->n_kv_heads * d->head_dim);
-    m->k_cache = model_alloc(m, kv * sizeof(float), "KV cache");
-    m->v_cache = model_alloc(m, kv * sizeof(float), "KV cache");
-    m->pool = jang_pool_create(o->n_threads);
-    if (!m->k_cache || !m->v_cache || !m->pool) return JANG_E_NOMEM;
-    m->scores = model_alloc(
-        m, (size_t)jang_pool_size(m->pool) * JANG_ATTEND_MAX_Q * (size_t)m->max_ctx * sizeof(float),
-        "attention scores");
-    return m->scores ? JANG_OK : JANG_E_NOMEM;
+    const jang_arch_traits *tr = m->traits;
+    name_list used = {0};
+    jang_status s = JANG_OK;
+    m->layers = model_alloc(m, (size_t)d->n_layers * sizeof *m->layers, "layers");
+    if (!m->layers) return JANG_E_NOMEM;
+    memset(m->layers, 0, (size_t)d->n_layers * sizeof *m->layers);
+    if ((s = load_tensors(m, tr->globals, tr->n_globals, -1, &m->g, &used))) goto done;
+    if (!m->g.has[JANG_ROLE_OUTPUT]) m->g.w[JANG_ROLE_OUTPUT] = m->g.w[JANG_ROLE_TOK_EMBD];
+    for (int64_t l = 0; l < d->n_layers; l++)
+        if ((s = load_tensors(m, tr->layer, tr->n_layer, l, &m->layers[l], &used))) goto done;
+    s = check_unused(m, &used);
+done:
+    names_free(&used);
+    return s;
+}
+
+static jang_status load_rope(jang_model *m) {
+    float *f;
+    jang_status s = jang_rope_freqs(&m->d, &f, &m->rope_mscale);
+    if (s) return s;
+    if (!jang_model_own(m, f)) return JANG_E_NOMEM;
+    return place_vec(m, f, m->d.rope_dim / 2 > 0 ? m->d.rope_dim / 2 : 1, &m->inv_freq);
 }
 
 jang_status jang_model_open(const char *path, const jang_model_opts *opts, jang_model **out) {
@@ -270,10 +381,14 @@ jang_status jang_model_open(const char *path, const jang_model_opts *opts, jang_
         jang_model_opts_init(&def);
         opts = &def;
     }
+    const jang_backend_i *bi = jang_backend_find(opts->backend ? opts->backend : "cpu");
+    if (!bi) return JANG_E_ARG;
     jang_model *m = jang_calloc(1, sizeof *m, "model");
     if (!m) return JANG_E_NOMEM;
+    m->backend = bi;
     jang_status s;
-    if ((s = jang_kernels_init())) goto fail; /* JANG_ISA names an unknown or unusable ISA */
+    jang_backend_opts bo = {.n_threads = 1, .isa = NULL};
+    if ((s = bi->create(&bo, &m->placer))) goto fail;
     if (!jang_is_dir(path)) {
         if ((s = jang_gguf_open(path, &m->gguf))) goto fail;
         if ((s = jang_desc_from_gguf(m->gguf, &m->d))) goto fail;
@@ -285,18 +400,12 @@ jang_status jang_model_open(const char *path, const jang_model_opts *opts, jang_
             goto fail;
         }
     }
-    if ((s = check_supported(path, &m->d))) goto fail;
+    m->traits = jang_arch_traits_of(m->d.arch);
+    if ((s = check_supported(path, &m->d, m->traits))) goto fail;
     if ((s = jang_source_wrap(m->gguf, m->gguf ? NULL : model_st(m), &m->d, &m->src))) goto fail;
+    if ((s = load_all(m)) || (s = load_rope(m))) goto fail;
     const jang_model_desc *d = &m->d;
-    bool found = false;
-    if ((s = load_weight(m, "model.embed_tokens.weight", d->vocab_size, d->dim, true, &m->tok_embd,
-                         NULL)) ||
-        (s = load_vec(m, "model.norm.weight", d->dim, true, &m->out_norm)) ||
-        (s = load_weight(m, "lm_head.weight", d->vocab_size, d->dim, false, &m->output, &found)))
-        goto fail;
-    if (!found) m->output = m->tok_embd; /* tied */
-    if ((s = load_layers(m)) || (s = alloc_state(m, opts)) || (s = jang_model_init_rope(m)))
-        goto fail;
+    m->default_ctx = d->max_seq_len > 0 && d->max_seq_len < 4096 ? d->max_seq_len : 4096;
     *out = m;
     return JANG_OK;
 fail:
@@ -306,12 +415,13 @@ fail:
 
 void jang_model_close(jang_model *m) {
     if (!m) return;
+    for (int64_t i = 0; i < m->n_placed; i++)
+        m->backend->release(m->placer, m->placed[i]);
+    free(m->placed);
+    if (m->placer) m->backend->free(m->placer);
     for (int64_t i = 0; i < m->n_owned; i++)
         free(m->owned[i]);
     free(m->owned);
-    free(m->x), free(m->xb), free(m->q), free(m->k), free(m->v), free(m->att), free(m->hb),
-        free(m->hb2);
-    jang_pool_free(m->pool);
     jang_source_close(m->src);
     jang_gguf_close(m->gguf);
     jang_st_close(m->st);
@@ -321,29 +431,11 @@ void jang_model_close(jang_model *m) {
 
 const jang_model_desc *jang_model_get_desc(const jang_model *m) { return &m->d; }
 
-int64_t jang_model_max_ctx(const jang_model *m) { return m->max_ctx; }
-
-static int64_t weight_bytes(const jang_weight *w) {
-    switch (w->kind) {
-    case JANG_WK_F32:
-        return w->rows * w->cols * 4;
-    case JANG_WK_F16:
-    case JANG_WK_BF16:
-        return w->rows * w->cols * 2;
-    case JANG_WK_AFFINE:
-        return w->rows * w->cols * w->bits / 8 + 2 * w->rows * (w->cols / w->group) * 2;
-    }
-    return 0;
-}
-
 int64_t jang_model_weight_bytes(const jang_model *m) {
-    int64_t b = weight_bytes(&m->output);
-    for (int64_t l = 0; l < m->d.n_layers; l++) {
-        const jang_layer *L = &m->layers[l];
-        const jang_weight *ws[] = {&L->wq,     &L->wk,   &L->wv,    &L->wo,
-                                   &L->w_gate, &L->w_up, &L->w_down};
-        for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++)
-            b += weight_bytes(ws[i]);
-    }
+    int64_t b = jang_weight_bytes(&m->g.w[JANG_ROLE_OUTPUT]);
+    for (int64_t l = 0; l < m->d.n_layers; l++)
+        for (int r = 0; r < JANG_ROLE_COUNT; r++)
+            if (m->layers[l].has[r] && m->layers[l].w[r].data)
+                b += jang_weight_bytes(&m->layers[l].w[r]);
     return b;
 }

@@ -203,3 +203,9 @@ void *jang_pool_scratch(jang_pool *p, int slot, size_t bytes) {
     }
     return s->ptr;
 }
+
+bool jang_pool_reserve(jang_pool *p, size_t bytes) {
+    for (int i = 0; i < jang_pool_size(p); i++)
+        if (!jang_pool_scratch(p, i, bytes)) return false;
+    return true;
+}

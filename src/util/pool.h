@@ -11,6 +11,7 @@
 #ifndef JANG_POOL_H
 #define JANG_POOL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,6 +31,10 @@ void jang_pool_run(jang_pool *p, jang_pool_fn fn, void *ctx);
  * the slot grows. Returns NULL (with error detail) when memory runs out. */
 #define JANG_POOL_SHARED(p) jang_pool_size(p)
 void *jang_pool_scratch(jang_pool *p, int slot, size_t bytes);
+/* Grows every share's slot (not the shared one) to at least `bytes`, from the calling thread
+ * between runs, so that fn can take its slot without a failure path. false (with error detail)
+ * when memory runs out. */
+bool jang_pool_reserve(jang_pool *p, size_t bytes);
 
 /* The [begin, end) share of n items for worker w of nw, in multiples of `align` items. */
 static inline void jang_pool_split(int64_t n, int w, int nw, int64_t align, int64_t *begin,

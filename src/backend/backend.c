@@ -1,0 +1,30 @@
+/* backend.c — the registry of backends (by name) and the op names. A new backend adds its table
+ * to `backends` below (a CUDA one only when built with it). Tested by tests/test_backend.c.
+ */
+#include "backend.h"
+#include "util.h"
+
+#include <string.h>
+
+static const char *const op_names[] = {
+#define JANG_X_(e, s) s,
+    JANG_OP_MAP(JANG_X_)
+#undef JANG_X_
+};
+_Static_assert(sizeof op_names / sizeof op_names[0] == JANG_OP_COUNT, "an op without its name");
+
+const char *jang_op_name(jang_op op) { return (unsigned)op < JANG_OP_COUNT ? op_names[op] : "?"; }
+
+static const jang_backend_i *const backends[] = {&jang_backend_cpu};
+
+const char *jang_backend_names(void) { return "cpu"; }
+
+const jang_backend_i *jang_backend_find(const char *name) {
+    for (size_t i = 0; i < sizeof backends / sizeof backends[0]; i++)
+        if (name && !strcmp(name, backends[i]->name)) return backends[i];
+    char buf[64];
+    jang_fail(JANG_E_ARG, "backend '%s': unknown (built in: %s)",
+              jang_printable(name ? name : "", name ? strlen(name) : 0, buf, sizeof buf),
+              jang_backend_names());
+    return NULL;
+}
