@@ -403,6 +403,73 @@ static void swiglu_all(jang_isa isa) {
     free(a), free(a2), free(b), free(bound);
 }
 
+/* Batch invariance: below JANG_KERNEL_GEMM_MIN tokens, each token's row of y is bit-identical to
+ * the one-token call's (what makes a batched decode step give each sequence its own logits). For
+ * every table this CPU runs, scalar included: every affine (bits x group) and every plain kind. */
+static int invariant_case(jang_pool *pool, jang_isa isa, const test_weight *t, const char *what) {
+    const jang_weight *w = &t->w;
+    const int64_t n = JANG_KERNEL_GEMM_MIN - 1;
+    float *x = malloc((size_t)(n * w->cols) * sizeof(float));
+    float *bias = malloc((size_t)w->rows * sizeof(float));
+    float *yb = malloc((size_t)(n * w->rows) * sizeof(float));
+    float *y1 = malloc((size_t)w->rows * sizeof(float));
+    for (int64_t i = 0; i < n * w->cols; i++)
+        x[i] = xrand();
+    for (int64_t i = 0; i < w->rows; i++)
+        bias[i] = frand();
+    int bad = 0;
+    for (int64_t m = 2; m <= n; m++) {
+        CHECK_OK(jang_matmul_isa(pool, isa, w, x, m, bias, yb));
+        for (int64_t u = 0; u < m; u++) {
+            CHECK_OK(jang_matmul_isa(pool, isa, w, x + u * w->cols, 1, bias, y1));
+            if (memcmp(y1, yb + u * w->rows, (size_t)w->rows * sizeof(float))) {
+                if (!bad)
+                    printf("    %s: token %lld of %lld differs from its one-token call\n", what,
+                           (long long)u, (long long)m);
+                bad++;
+            }
+        }
+    }
+    free(x), free(bias), free(yb), free(y1);
+    return bad;
+}
+
+TEST(kernels_small_batches_are_batch_invariant) {
+    jang_pool *pool = jang_pool_create(2);
+    REQUIRE(pool);
+    static const int bits_list[] = {2, 3, 4, 5, 6, 8}, groups[] = {32, 64, 128};
+    static const jang_wkind kinds[] = {JANG_WK_F32, JANG_WK_F16, JANG_WK_BF16};
+    int cases = 0, failed = 0;
+    for (int i = 0; i < JANG_ISA_COUNT; i++) {
+        const jang_isa isa = (jang_isa)i;
+        if (!jang_isa_supported(isa)) continue;
+        rng_state = 777 + (uint64_t)i;
+        char what[128];
+        for (int bi = 0; bi < 6; bi++)
+            for (int gi = 0; gi < 3; gi++) {
+                test_weight t;
+                make_affine(&t, 37, 3 * groups[gi], bits_list[bi], groups[gi], JANG_DT_F16);
+                snprintf(what, sizeof what, "%s affine bits %d group %d", jang_isa_name(isa),
+                         bits_list[bi], groups[gi]);
+                failed += invariant_case(pool, isa, &t, what) != 0;
+                cases++;
+                free_weight(&t);
+            }
+        for (int ki = 0; ki < 3; ki++) {
+            test_weight t;
+            make_plain(&t, 37, 100, kinds[ki]);
+            snprintf(what, sizeof what, "%s plain kind %d", jang_isa_name(isa), (int)kinds[ki]);
+            failed += invariant_case(pool, isa, &t, what) != 0;
+            cases++;
+            free_weight(&t);
+        }
+    }
+    CHECK_MSG(failed == 0, "%d of %d cases depend on the batch", failed, cases);
+    printf("    %d cases (every table this CPU runs), 2..%d tokens\n", cases,
+           JANG_KERNEL_GEMM_MIN - 1);
+    jang_pool_free(pool);
+}
+
 TEST(kernels_swiglu_matches_reference) { for_each_fast_isa(swiglu_all); }
 
 TEST(kernels_attend_matches_reference) { for_each_fast_isa(attend_all); }

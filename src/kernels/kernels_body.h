@@ -34,7 +34,9 @@
  * per token eat the difference), the dequantization is amortised over the block, and the f32
  * result matches the reference to summation order.
  *
- * Plain F32/F16/BF16 weights use the same f32 tile (converted on the fly for one token).
+ * Plain F32/F16/BF16 weights use the same f32 tile from KB_GEMM_MIN tokens on; below, each token
+ * runs the one-token dot form (converted on the fly), so a token's result never depends on how
+ * many others share the call.
  *
  * Attention (kb_attend) for 1..JANG_ATTEND_MAX_Q consecutive queries of a head: scores in dot
  * form with each key loaded once for all the queries, a softmax with a vector exp (kb_exp,
@@ -406,18 +408,23 @@ JANG_FORCE_INLINE void kb_plain(const int kind, const jang_kjob *j, int64_t r0, 
     const int64_t cols = w->cols, n = j->n;
     const size_t esz = kind == JANG_WK_F32 ? 4 : 2;
     const uint8_t *base = w->data;
-    if (n == 1) { /* converted on the fly: the weights are read once */
+    if (!j->xf) { /* one token, or a few (< KB_GEMM_MIN: a batched decode step): converted on the
+                   * fly, each token exactly as the one-token call computes it (so its result does
+                   * not depend on the batch), the row tile still in cache for the next token */
         float out[KB_GEMV_R];
         for (int64_t r = r0; r < r1; r += KB_GEMV_R) {
             const int nr = r1 - r < KB_GEMV_R ? (int)(r1 - r) : KB_GEMV_R;
             const uint8_t *wr = base + (size_t)(r * cols) * esz;
-            if (nr == KB_GEMV_R)
-                kb_frows(kind, KB_GEMV_R, wr, j->x, cols, out);
-            else
+            for (int64_t t = 0; t < n; t++) {
+                const float *x = j->x + t * cols;
+                if (nr == KB_GEMV_R)
+                    kb_frows(kind, KB_GEMV_R, wr, x, cols, out);
+                else
+                    for (int i = 0; i < nr; i++)
+                        kb_frows(kind, 1, wr + (size_t)(i * cols) * esz, x, cols, out + i);
                 for (int i = 0; i < nr; i++)
-                    kb_frows(kind, 1, wr + (size_t)(i * cols) * esz, j->x, cols, out + i);
-            for (int i = 0; i < nr; i++)
-                j->y[r + i] = out[i] + (j->bias ? j->bias[r + i] : 0.0f);
+                    j->y[t * w->rows + r + i] = out[i] + (j->bias ? j->bias[r + i] : 0.0f);
+            }
         }
         return;
     }

@@ -232,7 +232,7 @@ jang_status jang_matmul_isa(jang_pool *pool, jang_isa isa, const jang_weight *w,
         c.prep = k->affine[w->bits].prep;
     } else {
         c.rows = k->plain[w->kind];
-        if (n >= 2) c.prep = k->plain_prep;
+        if (n >= JANG_KERNEL_GEMM_MIN) c.prep = k->plain_prep;
     }
     if (c.prep) {
         const bool panels = w->kind != JANG_WK_AFFINE || n >= JANG_KERNEL_GEMM_MIN;
