@@ -215,7 +215,7 @@ static double time_gemv(jang_pool *pool, jang_isa isa, int64_t rows, int64_t col
     for (int64_t i = 0; i < cols; i++)
         x[i] = ((float)(rnd() % 2001) - 1000.0f) * 1e-3f;
     for (int i = 0; i < copies; i++) /* warm-up: page in, grow scratch */
-        (void)jang_matmul_isa(pool, isa, &ws[i].w, x, 1, NULL, y);
+        (void)jang_matmul_isa(pool, isa, &ws[i].w, x, 1, NULL, y, false);
     int calls = reps * copies > 2000 ? reps * copies : 2000;
     if (isa == JANG_ISA_SCALAR) calls = copies < 3 ? 3 : copies;
     double *t = malloc((size_t)calls * sizeof(double));
@@ -223,7 +223,7 @@ static double time_gemv(jang_pool *pool, jang_isa isa, int64_t rows, int64_t col
     double start = now_s();
     for (; done < calls; done++) {
         double t0 = now_s();
-        (void)jang_matmul_isa(pool, isa, &ws[done % copies].w, x, 1, NULL, y);
+        (void)jang_matmul_isa(pool, isa, &ws[done % copies].w, x, 1, NULL, y, false);
         t[done] = now_s() - t0;
         if (now_s() - start > 3.0 && done >= reps) {
             done++;
@@ -304,10 +304,10 @@ static void run_gemm(jang_pool *pool, jang_isa isa, const int *bits, int nbits, 
             double flop = 2.0 * (double)gs[s].rows * (double)gs[s].cols * (double)M;
             int r = flop > 2e10 ? (reps + 3) / 4 : reps;
             double *t = malloc((size_t)r * sizeof(double));
-            (void)jang_matmul_isa(pool, isa, &w.w, x, M, NULL, y);
+            (void)jang_matmul_isa(pool, isa, &w.w, x, M, NULL, y, false);
             for (int k = 0; k < r; k++) {
                 double t0 = now_s();
-                (void)jang_matmul_isa(pool, isa, &w.w, x, M, NULL, y);
+                (void)jang_matmul_isa(pool, isa, &w.w, x, M, NULL, y, false);
                 t[k] = now_s() - t0;
             }
             qsort(t, (size_t)r, sizeof(double), cmp_d);
@@ -316,7 +316,7 @@ static void run_gemm(jang_pool *pool, jang_isa isa, const int *bits, int nbits, 
                    flop / t[r / 2] / 1e9);
             if (scalar && flop < 2e10) {
                 double t0 = now_s();
-                (void)jang_matmul_isa(pool, JANG_ISA_SCALAR, &w.w, x, M, NULL, y);
+                (void)jang_matmul_isa(pool, JANG_ISA_SCALAR, &w.w, x, M, NULL, y, false);
                 printf(" %.1f |", flop / (now_s() - t0) / 1e9);
             } else if (scalar) {
                 printf(" - |");

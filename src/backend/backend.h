@@ -106,9 +106,11 @@ typedef struct jang_backend_i {
     /* out[r] = (offset + w) * x[r] / rms(x[r]) for rows of `width`; out may be x. */
     jang_status (*rmsnorm)(jang_backend *be, float *out, const float *x, const float *w,
                            int64_t rows, int64_t width, float eps, float offset);
-    /* y (n, rows) = x (n, cols) · Wᵀ (+ bias (rows) when not NULL). */
+    /* y (n, rows) = x (n, cols) · Wᵀ (+ bias (rows) when not NULL). invariant: each token's row
+     * must be bit-identical to what the one-token call gives (the tokens are different sequences
+     * of a batched step); otherwise they are one sequence's and may take a faster path. */
     jang_status (*matmul)(jang_backend *be, const jang_weight *w, const float *x, int64_t n,
-                          const float *bias, float *y);
+                          const float *bias, float *y, bool invariant);
     /* Rotates, in place, n_heads heads of head_dim floats in each of n tokens (row stride
      * n_heads * head_dim) at positions pos[t] (host). */
     jang_status (*rope)(jang_backend *be, float *x, int64_t n, int64_t n_heads, int64_t head_dim,

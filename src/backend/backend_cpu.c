@@ -112,8 +112,8 @@ static jang_status cpu_rmsnorm(jang_backend *be, float *out, const float *x, con
 }
 
 static jang_status cpu_matmul(jang_backend *be, const jang_weight *w, const float *x, int64_t n,
-                              const float *bias, float *y) {
-    return jang_matmul_isa(cpu(be)->pool, cpu(be)->isa, w, x, n, bias, y);
+                              const float *bias, float *y, bool invariant) {
+    return jang_matmul_isa(cpu(be)->pool, cpu(be)->isa, w, x, n, bias, y, invariant);
 }
 
 static jang_status cpu_rope(jang_backend *be, float *x, int64_t n, int64_t n_heads, int64_t hd,

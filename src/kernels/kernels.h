@@ -21,7 +21,8 @@
  *   xq (n, cols) int16, dx (n, ng) step of the int16 grid, sx (n, ng) exact f32 sum of the group;
  * so that y[t,r] = sum_g scale[r,g] * dx[t,g] * sum_{c in g} q[r,c] * xq[t,c]
  *                + sum_g bias[r,g] * sx[t,g].
- * From JANG_KERNEL_GEMM_MIN tokens on (for every weight kind), xf holds the f32
+ * From JANG_KERNEL_GEMM_MIN tokens on (plain weights: from 2; neither for an invariant call),
+ * xf holds the f32
  * activations instead, in panels of panel_tokens tokens (kernels_body.h kb_prep_panels), for the
  * f32 GEMM on dequantized rows. */
 typedef struct jang_kjob {
@@ -32,7 +33,7 @@ typedef struct jang_kjob {
     int64_t n;
     int16_t *xq; /* affine, n < JANG_KERNEL_GEMM_MIN */
     float *dx, *sx;
-    float *xf;     /* n >= JANG_KERNEL_GEMM_MIN */
+    float *xf;     /* the GEMM (matmul.c says when); NULL: one token at a time */
     bool prefetch; /* GEMV: software prefetch ahead of the rows (matmul.c says when) */
 } jang_kjob;
 
@@ -61,8 +62,8 @@ typedef struct jang_kernels {
     const char *name;
     jang_affine_kernel affine[9];
     jang_krows_fn plain[3]; /* JANG_WK_F32, F16, BF16 */
-    /* from JANG_KERNEL_GEMM_MIN tokens on, plain weights read x as panels (j->xf) made by
-     * plain_prep; NULL: x */
+    /* from 2 tokens on (invariant calls excepted), plain weights read x as panels (j->xf) made
+     * by plain_prep; NULL: x */
     jang_kprep_fn plain_prep;
     int panel_tokens; /* tokens per panel of j->xf (kernels_body.h kb_prep_panels) */
     jang_attend_fn attend;

@@ -7,21 +7,21 @@
  *
  * Four operations, each one body:
  *
- * GEMV (one token; also 2..KB_GEMM_MIN-1 tokens), affine weights: memory-bound, so the codes are
- * consumed as stored, without ever forming f32 weights. y[t,r] = sum_g s[r,g] * sum_{c in g} q[r,c]
- * x[t,c] + b[r,g] * sum_{c in g} x[t,c]: the activations are quantized once per call to int16 per
- * (token, group) (step dx = max|x|/32767: |error| <= dx/2 per element, 2^-16 of the group's
- * largest activation) in the order the unpacker produces codes, so unpacking never shuffles codes
- * into place. Codes are unpacked to int16 lanes and multiplied with pmaddwd into int32 (exact:
- * |q*x| < 2^23, at most 8 pairs per lane per group); per group the integer sum is converted and
- * scaled by s*dx into f32 accumulators; the bias term uses the exact f32 group sums sx.
- * Why int16 (measured on the dev box's Zen 3 core, one thread, docs/PERFORMANCE.md "Kernel
- * arithmetic"): f32 FMA on unpacked codes needs an int->float convert and an FMA per 8 codes
- * where pmaddwd takes 16, and ran at ~65% of the int16 speed, below two cores' bandwidth at <= 4
- * bits; int8 activations (pmaddubsw, llama.cpp's Q8 path) take 32 codes per multiply but add an
- * activation error of 2^-8 of the group maximum (256 times int16's), which would show up in the
- * KLD/perplexity measurements this runtime exists to make; int16's error is below f16 rounding of
- * the scales.
+ * GEMV (one token; also 2..KB_GEMM_MIN-1 tokens, or any number in an invariant call), affine
+ * weights: memory-bound, so the codes are consumed as stored, without ever forming f32 weights.
+ * y[t,r] = sum_g s[r,g] * sum_{c in g} q[r,c] x[t,c] + b[r,g] * sum_{c in g} x[t,c]: the
+ * activations are quantized once per call to int16 per (token, group) (step dx = max|x|/32767:
+ * |error| <= dx/2 per element, 2^-16 of the group's largest activation) in the order the unpacker
+ * produces codes, so unpacking never shuffles codes into place. Codes are unpacked to int16 lanes
+ * and multiplied with pmaddwd into int32 (exact: |q*x| < 2^23, at most 8 pairs per lane per group);
+ * per group the integer sum is converted and scaled by s*dx into f32 accumulators; the bias term
+ * uses the exact f32 group sums sx. Why int16 (measured on the dev box's Zen 3 core, one thread,
+ * docs/PERFORMANCE.md "Kernel arithmetic"): f32 FMA on unpacked codes needs an int->float convert
+ * and an FMA per 8 codes where pmaddwd takes 16, and ran at ~65% of the int16 speed, below two
+ * cores' bandwidth at <= 4 bits; int8 activations (pmaddubsw, llama.cpp's Q8 path) take 32 codes
+ * per multiply but add an activation error of 2^-8 of the group maximum (256 times int16's), which
+ * would show up in the KLD/perplexity measurements this runtime exists to make; int16's error is
+ * below f16 rounding of the scales.
  *
  * GEMM (>= KB_GEMM_MIN tokens, the prompt), every weight kind: compute-bound, so rows are
  * dequantized (exactly as the reference: s * q + b in f32) into a per-worker tile of KB_MR rows
@@ -34,9 +34,9 @@
  * per token eat the difference), the dequantization is amortised over the block, and the f32
  * result matches the reference to summation order.
  *
- * Plain F32/F16/BF16 weights use the same f32 tile from KB_GEMM_MIN tokens on; below, each token
- * runs the one-token dot form (converted on the fly), so a token's result never depends on how
- * many others share the call.
+ * Plain F32/F16/BF16 weights use the same f32 tile from 2 tokens on; one token, and every token of
+ * an invariant call (matmul.h), runs the one-token dot form (converted on the fly), so its result
+ * does not depend on how many others share the call.
  *
  * Attention (kb_attend) for 1..JANG_ATTEND_MAX_Q consecutive queries of a head: scores in dot
  * form with each key loaded once for all the queries, a softmax with a vector exp (kb_exp,
@@ -408,7 +408,7 @@ JANG_FORCE_INLINE void kb_plain(const int kind, const jang_kjob *j, int64_t r0, 
     const int64_t cols = w->cols, n = j->n;
     const size_t esz = kind == JANG_WK_F32 ? 4 : 2;
     const uint8_t *base = w->data;
-    if (!j->xf) { /* one token, or a few (< KB_GEMM_MIN: a batched decode step): converted on the
+    if (!j->xf) { /* one token, or an invariant call (a batched decode step): converted on the
                    * fly, each token exactly as the one-token call computes it (so its result does
                    * not depend on the batch), the row tile still in cache for the next token */
         float out[KB_GEMV_R];

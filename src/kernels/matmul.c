@@ -217,7 +217,7 @@ static void rows_worker(void *arg, int wid, int nw) {
 }
 
 jang_status jang_matmul_isa(jang_pool *pool, jang_isa isa, const jang_weight *w, const float *x,
-                            int64_t n, const float *bias, float *y) {
+                            int64_t n, const float *bias, float *y, bool invariant) {
     JANG_ASSERT(pool != NULL && n >= 0);
     if (n == 0 || w->rows == 0) return JANG_OK;
     const jang_kernels *k = jang_isa_kernels(isa);
@@ -232,10 +232,10 @@ jang_status jang_matmul_isa(jang_pool *pool, jang_isa isa, const jang_weight *w,
         c.prep = k->affine[w->bits].prep;
     } else {
         c.rows = k->plain[w->kind];
-        if (n >= JANG_KERNEL_GEMM_MIN) c.prep = k->plain_prep;
+        if (n >= 2 && !invariant) c.prep = k->plain_prep;
     }
     if (c.prep) {
-        const bool panels = w->kind != JANG_WK_AFFINE || n >= JANG_KERNEL_GEMM_MIN;
+        const bool panels = w->kind != JANG_WK_AFFINE || (n >= JANG_KERNEL_GEMM_MIN && !invariant);
         size_t nn = (size_t)n, nc = nn * (size_t)w->cols;
         size_t ng = w->kind == JANG_WK_AFFINE ? (size_t)(w->cols / w->group) : 0;
         size_t pt = (size_t)k->panel_tokens, np = (nn + pt - 1) / pt;

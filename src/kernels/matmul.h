@@ -44,11 +44,13 @@ void jang_weight_row(const jang_weight *w, int64_t r, float *out);
 
 /* y (n, rows) = x (n, cols) · Wᵀ (+ bias (rows) when not NULL) with the table of `isa`, over the
  * pool's workers. Affine weights go through int16-quantized activations in the fast tables
- * (kernels_body.h). For fewer than JANG_KERNEL_GEMM_MIN tokens each token's result is
- * bit-identical to the one-token call's (batched decode gives each sequence the logits it would
- * have alone). JANG_E_NOMEM when the scratch cannot grow. */
+ * (kernels_body.h) below JANG_KERNEL_GEMM_MIN tokens, prompts through the f32 GEMM. `invariant`:
+ * every token's row of y is bit-identical to its one-token call's (the one-token arithmetic for
+ * every token: a batched decode step, where each token is another sequence's, gives each the
+ * logits it would have alone); otherwise a prompt's tokens take the GEMM from 2 (plain) or
+ * JANG_KERNEL_GEMM_MIN (affine) tokens on. JANG_E_NOMEM when the scratch cannot grow. */
 jang_status jang_matmul_isa(jang_pool *pool, jang_isa isa, const jang_weight *w, const float *x,
-                            int64_t n, const float *bias, float *y);
+                            int64_t n, const float *bias, float *y, bool invariant);
 
 /* Causal attention of nq (1 .. JANG_ATTEND_MAX_Q) consecutive queries of one head: query u (hd
  * floats at q + u*qstride) sees the len + u cached positions 0 .. len+u-1 (key/value j at

@@ -77,6 +77,8 @@ jang_status jang_forward_seqs(jang_context *const *ctx, int n_seqs, const int32_
     const jang_rope_desc rope = {d->rope_dim, true, m->inv_freq, m->rope_mscale};
     const jang_attn_desc attn = {d->n_heads, d->n_kv_heads, hd, 1.0f / sqrtf((float)hd)};
     const jang_glu_kind glu = glu_of(tr->act);
+    /* several sequences: every token's products as if it ran alone (batch invariance) */
+    const bool inv = n_seqs > 1;
     jang_status s = JANG_OK;
 #define DO(call)                                                                                   \
     if ((s = (call))) goto done
@@ -91,9 +93,9 @@ jang_status jang_forward_seqs(jang_context *const *ctx, int n_seqs, const int32_
         }
         /* attention block */
         DO(B->rmsnorm(be, c->xb, c->x, L->v[JANG_ROLE_ATTN_NORM], nt, dim, eps, off));
-        DO(B->matmul(be, &L->w[JANG_ROLE_WQ], c->xb, nt, L->v[JANG_ROLE_BQ], c->q));
-        DO(B->matmul(be, &L->w[JANG_ROLE_WK], c->xb, nt, L->v[JANG_ROLE_BK], c->k));
-        DO(B->matmul(be, &L->w[JANG_ROLE_WV], c->xb, nt, L->v[JANG_ROLE_BV], c->v));
+        DO(B->matmul(be, &L->w[JANG_ROLE_WQ], c->xb, nt, L->v[JANG_ROLE_BQ], c->q, inv));
+        DO(B->matmul(be, &L->w[JANG_ROLE_WK], c->xb, nt, L->v[JANG_ROLE_BK], c->k, inv));
+        DO(B->matmul(be, &L->w[JANG_ROLE_WV], c->xb, nt, L->v[JANG_ROLE_BV], c->v, inv));
         if (L->has[JANG_ROLE_Q_NORM])
             DO(B->rmsnorm(be, c->q, c->q, L->v[JANG_ROLE_Q_NORM], nt * d->n_heads, hd, eps, off));
         if (L->has[JANG_ROLE_K_NORM])
@@ -103,14 +105,14 @@ jang_status jang_forward_seqs(jang_context *const *ctx, int n_seqs, const int32_
         DO(B->rope(be, c->k, nt, d->n_kv_heads, hd, c->pos, &rope));
         DO(B->kv_store(be, c->k, c->v, kvd, seqs, n_seqs));
         DO(B->attention(be, c->q, seqs, n_seqs, &attn, c->att));
-        DO(B->matmul(be, &L->w[JANG_ROLE_WO], c->att, nt, NULL, c->xb));
+        DO(B->matmul(be, &L->w[JANG_ROLE_WO], c->att, nt, NULL, c->xb, inv));
         DO(B->add(be, c->x, c->xb, nt * dim));
         /* feed-forward block */
         DO(B->rmsnorm(be, c->xb, c->x, L->v[JANG_ROLE_FFN_NORM], nt, dim, eps, off));
-        DO(B->matmul(be, &L->w[JANG_ROLE_W_GATE], c->xb, nt, NULL, c->hb));
-        DO(B->matmul(be, &L->w[JANG_ROLE_W_UP], c->xb, nt, NULL, c->hb2));
+        DO(B->matmul(be, &L->w[JANG_ROLE_W_GATE], c->xb, nt, NULL, c->hb, inv));
+        DO(B->matmul(be, &L->w[JANG_ROLE_W_UP], c->xb, nt, NULL, c->hb2, inv));
         DO(B->glu(be, glu, c->hb, c->hb2, nt * ffn));
-        DO(B->matmul(be, &L->w[JANG_ROLE_W_DOWN], c->hb, nt, NULL, c->xb));
+        DO(B->matmul(be, &L->w[JANG_ROLE_W_DOWN], c->hb, nt, NULL, c->xb, inv));
         DO(B->add(be, c->x, c->xb, nt * dim));
     }
 
@@ -130,7 +132,7 @@ jang_status jang_forward_seqs(jang_context *const *ctx, int n_seqs, const int32_
         rows = c->xb;
     }
     DO(B->rmsnorm(be, c->xb, rows, m->g.v[JANG_ROLE_OUT_NORM], count, dim, eps, off));
-    DO(B->matmul(be, &m->g.w[JANG_ROLE_OUTPUT], c->xb, count, NULL, c->logits));
+    DO(B->matmul(be, &m->g.w[JANG_ROLE_OUTPUT], c->xb, count, NULL, c->logits, inv));
     DO(B->to_host(be, logits, c->logits, (size_t)count * (size_t)V * sizeof(float)));
 #undef DO
 done:
