@@ -1,5 +1,6 @@
 /* quant.h — internal helpers of the affine quantizer (src/quant/affine.c) that other parts of
- * libjang may share: the bit widths table, the generic LSB-first pack/unpack body, and exact
+ * libjang may share: the generic LSB-first pack/unpack body, the qtype table (the width and group
+ * lists of src/format/format.h, included here, so the kernels see it through this header), and exact
  * float -> f16/bf16 -> float rounding as inline float code (what MLX's f16/bf16 arithmetic does
  * after every operation). Public entry points are in include/jang.h ("Affine quantization").
  * Tested by tests/test_affine.c.
@@ -7,16 +8,13 @@
 #ifndef JANG_QUANT_H
 #define JANG_QUANT_H
 
+#include "../format/format.h"
 #include "jang.h"
 
 #include <string.h>
 
-/* The code widths MLX's affine mode supports that JANG uses: X(bits). One place to add a width. */
-#define JANG_AFFINE_BITS_MAP(X) X(2) X(3) X(4) X(5) X(6) X(8)
-
-/* The group sizes: X(group). */
-#define JANG_AFFINE_GROUPS_MAP(X) X(32) X(64) X(128)
-#define JANG_AFFINE_MAX_GROUP 128
+/* The code widths and group sizes (JANG_AFFINE_BITS_MAP, JANG_AFFINE_GROUPS_MAP and their MAX)
+ * are the format's: src/format/format.h. */
 
 #define JANG_FORCE_INLINE static inline __attribute__((always_inline))
 
