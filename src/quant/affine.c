@@ -170,7 +170,7 @@ static inline vf4 vclamp(vf4 x, vf4 hi) {
 }
 /* Rounds x in [0, n] (n < 2^22) to the nearest integer, ties to even: the same as rintf there. */
 static inline vf4 vround_small(vf4 x) { return (x + vset(0x1.8p23f)) - vset(0x1.8p23f); }
-/* jang_round_f16 / jang_round_bf16 (quant.h) per lane */
+/* jang_round_f16 / jang_round_bf16 (util.h) per lane */
 static inline vf4 vround_dt(vf4 x, const jang_dtype dt) {
     vu4 u = (vu4)x;
     if (dt == JANG_DT_BF16) {
