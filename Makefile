@@ -5,6 +5,7 @@
 #   make asan       the same tests under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make fuzz       libFuzzer targets (clang), each for FUZZ_SECONDS (default 60)
 #   make check-models  heavier checks on the real models fetched by scripts/fetch-models
+#   make check-deps    the folder dependency rules (scripts/check-deps)
 #   make format     clang-format in place; make format-check fails on differences
 # WERROR=1 turns warnings into errors (CI sets it).
 
@@ -18,7 +19,8 @@ WARN      = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno
 ifeq ($(WERROR),1)
 WARN     += -Werror
 endif
-INCLUDES  = -Iinclude -Isrc/util -Isrc/kernels
+# -Isrc/tokenizer: for src/model/hf_export.c, which includes "tokenizer_internal.h" by bare name
+INCLUDES  = -Iinclude -Isrc/util -Isrc/kernels -Isrc/tokenizer
 CFLAGS   ?= $(OPT) -g
 ALL_CFLAGS = $(CSTD) $(WARN) $(INCLUDES) $(CFLAGS) $(EXTRA_CFLAGS)
 LDLIBS    = -ljansson -lpcre2-8 -lutf8proc -lnettle -lm -lpthread
@@ -40,7 +42,7 @@ CLI_OBJ   = $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ  = $(TEST_SRC:%.c=$(BUILD)/%.o)
 BENCH_BIN = $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all test bench asan fuzz fuzz-smoke check-models clean format format-check
+.PHONY: all test bench asan fuzz fuzz-smoke check-models check-deps clean format format-check
 all: $(BUILD)/jang $(BUILD)/jang-tests
 
 $(BUILD)/%.o: %.c
@@ -122,6 +124,11 @@ fuzz-smoke:
 
 check-models: $(BUILD)/jang
 	scripts/check-models
+
+# The folder dependency rules (the table at the top of scripts/check-deps), after its self-test.
+check-deps:
+	scripts/check-deps --self-test
+	scripts/check-deps
 
 format:
 	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) $(FUZZ_SRC) include/jang.h src/*/*.h tests/*.h

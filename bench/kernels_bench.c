@@ -331,7 +331,10 @@ static void run_gemm(jang_pool *pool, jang_isa isa, const int *bits, int nbits, 
 int main(int argc, char **argv) {
     int threads = 2, reps = 20;
     const char *only = NULL, *isa_name = NULL;
-    int bits[16] = {2, 3, 4, 5, 6, 8, 0}, nbits = 7;
+#define LIST_(b) b,
+    int bits[16] = {JANG_AFFINE_BITS_MAP(LIST_) 0}; /* every width, then 0: f16 weights */
+#undef LIST_
+    int nbits = JANG_AFFINE_N_BITS + 1;
     bool scalar = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;

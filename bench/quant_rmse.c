@@ -17,6 +17,7 @@
  * at the start and, per line, process CPU time / wall time of the best run (about the thread
  * count when the threads really ran in parallel): on a shared machine, trust only such lines.
  */
+#include "../src/quant/quant.h"
 #include "jang.h"
 
 #include <math.h>
@@ -312,14 +313,16 @@ static int run_speed(const char *path, const config *cfg) {
 }
 
 int main(int argc, char **argv) {
-    config cfg = {.bits = {2, 3, 4, 5, 6, 8},
-                  .n_bits = 6,
-                  .groups = {32, 64, 128},
-                  .n_groups = 3,
+#define LIST_(v) v,
+    config cfg = {.bits = {JANG_AFFINE_BITS_MAP(LIST_)},
+                  .n_bits = JANG_AFFINE_N_BITS,
+                  .groups = {JANG_AFFINE_GROUPS_MAP(LIST_)},
+                  .n_groups = JANG_AFFINE_N_GROUPS,
                   .dt = JANG_DT_F16,
                   .threads = 2,
                   .speed_rows = 0,
                   .reps = 3};
+#undef LIST_
     int i = 1;
     for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : "";

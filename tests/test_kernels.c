@@ -24,9 +24,16 @@
 
 #include <stdlib.h>
 
-static const double QERR[9] = {0,           0,           1.0 / 65534, 1.0 / 65534, 1.0 / 65534,
-                               1.0 / 65534, 1.0 / 65534, 0,           1.0 / 65534};
+static const double QERR[JANG_AFFINE_MAX_BITS + 1] = {
+    0, 0, 1.0 / 65534, 1.0 / 65534, 1.0 / 65534, 1.0 / 65534, 1.0 / 65534, 0, 1.0 / 65534};
 static const double SUMERR = 0x1p-24;
+
+/* Every code width and group size of the qtype table (quant.h): every kernel row is checked. */
+#define LIST_(v) v,
+static const int ALL_BITS[] = {JANG_AFFINE_BITS_MAP(LIST_)};
+static const int ALL_GROUPS[] = {JANG_AFFINE_GROUPS_MAP(LIST_)};
+#undef LIST_
+enum { N_BITS = JANG_AFFINE_N_BITS, N_GROUPS = JANG_AFFINE_N_GROUPS };
 
 static uint64_t rng_state;
 static uint32_t rnd(void) {
@@ -188,14 +195,13 @@ static const int64_t SHAPES[][2] = {{1, 1}, {7, 3}, {37, 9}, {70, 2}};
 static void affine_all(jang_isa isa) {
     jang_pool *pool = jang_pool_create(2);
     REQUIRE(pool);
-    static const int bits_list[] = {2, 3, 4, 5, 6, 8}, groups[] = {32, 64, 128};
     static const jang_dtype sdts[] = {JANG_DT_F16, JANG_DT_BF16};
     int cases = 0, failed = 0;
-    for (int bi = 0; bi < 6; bi++)
-        for (int gi = 0; gi < 3; gi++)
+    for (int bi = 0; bi < N_BITS; bi++)
+        for (int gi = 0; gi < N_GROUPS; gi++)
             for (int di = 0; di < 2; di++)
                 for (int si = 0; si < NS; si++) {
-                    const int bits = bits_list[bi], group = groups[gi];
+                    const int bits = ALL_BITS[bi], group = ALL_GROUPS[gi];
                     test_weight t;
                     make_affine(&t, SHAPES[si][0], SHAPES[si][1] * group, bits, group, sdts[di]);
                     for (int ni = 0; ni < NT; ni++) {
@@ -267,7 +273,7 @@ TEST(kernels_plain_match_reference) { for_each_fast_isa(plain_all); }
 static void flipped_code(jang_isa isa) {
     jang_pool *pool = jang_pool_create(2);
     REQUIRE(pool);
-    for (int bits = 2; bits <= 8; bits += bits == 6 ? 2 : 1) {
+    for (int bi = 0, bits; bi < N_BITS && (bits = ALL_BITS[bi]) > 0; bi++) {
         test_weight t, u;
         rng_state = 99;
         make_affine(&t, 9, 256, bits, 64, JANG_DT_F16);
@@ -300,7 +306,7 @@ TEST(kernels_tolerance_catches_one_code) { for_each_fast_isa(flipped_code); }
 static void extremes(jang_isa isa) {
     jang_pool *pool = jang_pool_create(2);
     REQUIRE(pool);
-    for (int bits = 2; bits <= 8; bits += bits == 6 ? 2 : 1)
+    for (int bi = 0, bits; bi < N_BITS && (bits = ALL_BITS[bi]) > 0; bi++)
         for (int sign = -1; sign <= 1; sign += 2) {
             test_weight t;
             make_affine(&t, 5, 512, bits, 128, JANG_DT_F16);

@@ -271,7 +271,7 @@ int main(int argc, char **argv) {
             uint16_t *bi = malloc((size_t)(rows * cols / p->group) * 2);
             /* jang casts the source to f16 before mx.quantize; do the same */
             for (int64_t k = 0; k < rows * cols; k++)
-                v[k] = jang_f16_to_f32(jang_f32_to_f16(v[k]));
+                v[k] = jang_round_f16(v[k]);
             s = packed && sc && bi ? jang_affine_quantize(v, rows, cols, p->bits, p->group,
                                                           JANG_DT_F16, &ao, packed, sc, bi)
                                    : JANG_E_NOMEM;

@@ -151,7 +151,7 @@ static jang_status read_rows(void *ctx, int64_t i, int64_t row0, int64_t n_rows,
     jang_source_release_rows(c->src, t, row0, n_rows); /* each sample row is read once */
     if (s == JANG_OK && c->round_f16)
         for (int64_t k = 0; k < n_rows * t->cols; k++)
-            out[k] = jang_f32_round_f16(out[k]);
+            out[k] = jang_round_f16(out[k]);
     return s;
 }
 
@@ -502,7 +502,7 @@ static void chunk_worker(void *ctx, int wid, int nw) {
             chunk_fail(jb, JANG_E_FORMAT, msg);
             return;
         }
-        if (jb->c->round_f16) f[k] = jang_f32_round_f16(f[k]);
+        if (jb->c->round_f16) f[k] = jang_round_f16(f[k]);
     }
     if (e->action == JANG_ALLOC_QUANT) {
         jang_affine_opts ao;

@@ -518,9 +518,6 @@ jang_status jang_dir_writer_declare(jang_dir_writer *w, const char *name, jang_d
     return add_tensor(w, name, dtype, n_dims, shape, -1);
 }
 
-static bool bits_ok(int b) { return b == 2 || b == 3 || b == 4 || b == 5 || b == 6 || b == 8; }
-static bool group_ok(int g) { return g == 32 || g == 64 || g == 128; }
-
 jang_status jang_dir_writer_declare_quantized(jang_dir_writer *w, const char *module,
                                               int32_t n_dims, const int64_t *shape, int bits,
                                               int group, jang_dtype scale_dtype,
@@ -531,11 +528,9 @@ jang_status jang_dir_writer_declare_quantized(jang_dir_writer *w, const char *mo
     if (!module || !module[0])
         return dfail(w, JANG_E_ARG, "%s: quantized module with an empty name", w->out);
     const char *pm = pn(module, nb, sizeof nb);
-    if (!bits_ok(bits) || !group_ok(group))
-        return dfail(w, JANG_E_ARG,
-                     "%s: module '%s': %d bits, group %d (bits 2, 3, 4, 5, 6, 8; group 32, 64, "
-                     "128)",
-                     w->out, pm, bits, group);
+    if (!jang_affine_bits_ok(bits) || !jang_affine_group_ok(group))
+        return dfail(w, JANG_E_ARG, "%s: module '%s': %d bits, group %d (bits %s; group %s)",
+                     w->out, pm, bits, group, JANG_AFFINE_BITS_TEXT, JANG_AFFINE_GROUPS_TEXT);
     if (scale_dtype != JANG_DT_F16 && scale_dtype != JANG_DT_BF16 && scale_dtype != JANG_DT_F32)
         return dfail(w, JANG_E_ARG, "%s: module '%s': scale dtype %s (F16, BF16 or F32)", w->out,
                      pm, jang_dtype_name(scale_dtype));
@@ -760,13 +755,13 @@ static jang_status merge_json(json_t *obj, const char *extra, const char *what) 
 
 typedef struct qsummary {
     int default_bits, block_size;
-    int bits_used[9];
+    int bits_used[JANG_AFFINE_MAX_BITS + 1];
     double actual_bits;
 } qsummary;
 
 static void summarize(const jang_dir_writer *w, const jang_dir_meta *meta, qsummary *q) {
     memset(q, 0, sizeof *q);
-    int64_t per_group[129] = {0};
+    int64_t per_group[JANG_AFFINE_MAX_GROUP + 1] = {0};
     for (size_t i = 0; i < w->nm; i++) {
         q->bits_used[w->m[i].bits] = 1;
         per_group[w->m[i].group] += w->m[i].n_params;
@@ -775,10 +770,11 @@ static void summarize(const jang_dir_writer *w, const jang_dir_meta *meta, qsumm
     if (q->block_size <= 0) {
         q->block_size = 64;
         int64_t best = -1;
-        for (int g = 32; g <= 128; g *= 2)
-            if (per_group[g] > best) best = per_group[g], q->block_size = g;
+        for (int g = 1; g <= JANG_AFFINE_MAX_GROUP; g++)
+            if (jang_affine_group_ok(g) && per_group[g] > best)
+                best = per_group[g], q->block_size = g;
     }
-    for (int b = 2; b <= 8; b++)
+    for (int b = 0; b <= JANG_AFFINE_MAX_BITS; b++)
         if (q->bits_used[b]) {
             q->default_bits = b;
             break;
@@ -848,7 +844,7 @@ static jang_status write_jang_config(const jang_dir_writer *w, const jang_dir_me
                                      const qsummary *q, uint64_t total) {
     json_t *root = json_object(), *qj = json_object(), *used = json_array();
     json_t *man = json_object();
-    for (int b = 2; b <= 8; b++)
+    for (int b = 0; b <= JANG_AFFINE_MAX_BITS; b++)
         if (q->bits_used[b]) json_array_append_new(used, json_integer(b));
     double actual = round2(q->actual_bits);
     json_object_set_new(qj, "method", json_string(meta->method ? meta->method : "jang-importance"));

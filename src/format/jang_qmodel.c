@@ -83,9 +83,6 @@ static void note(sink *k, jang_check_id c, const char *fmt, ...) {
 #define NB 256
 static const char *pr(const char *s, char *buf) { return jang_printable(s, strlen(s), buf, NB); }
 
-static bool bits_ok(int64_t b) { return b == 2 || b == 3 || b == 4 || b == 5 || b == 6 || b == 8; }
-static bool group_ok(int64_t g) { return g == 32 || g == 64 || g == 128; }
-
 static bool get_int(const json_t *o, const char *key, int64_t *out) {
     const json_t *v = json_object_get(o, key);
     if (!json_is_integer(v)) return false;
@@ -302,11 +299,12 @@ static bool resolve(sink *k, jang_qmodel *m, const char *p, int *bits, int *grou
                   pp);
         return false;
     }
-    if (!bits_ok(b) || !group_ok(g)) {
-        *st = bad(k, JANG_CHECK_QUANT, JANG_E_UNSUPPORTED,
-                  "module '%s': %lld bits, group %lld (from the %s) not supported (bits 2, 3, 4, "
-                  "5, 6, 8; group 32, 64, 128)",
-                  pp, (long long)b, (long long)g, jang_qsource_name(*src));
+    if (!jang_affine_bits_ok(b) || !jang_affine_group_ok(g)) {
+        *st = bad(
+            k, JANG_CHECK_QUANT, JANG_E_UNSUPPORTED,
+            "module '%s': %lld bits, group %lld (from the %s) not supported (bits %s; group %s)",
+            pp, (long long)b, (long long)g, jang_qsource_name(*src), JANG_AFFINE_BITS_TEXT,
+            JANG_AFFINE_GROUPS_TEXT);
         return false;
     }
     *bits = (int)b;
@@ -1024,7 +1022,7 @@ static void check_manifest(sink *k, const jang_qmodel *m) {
                 "reads only config.json)",
                 pr(key, nb));
     }
-    int used[9] = {0};
+    int used[JANG_AFFINE_MAX_BITS + 1] = {0};
     for (int64_t i = 0; i < m->n; i++) {
         const jang_qtensor *e = &m->e[i];
         if (!e->quantized) continue;
@@ -1041,16 +1039,17 @@ static void check_manifest(sink *k, const jang_qmodel *m) {
             (long long)cnt, json_object_size(m->manifest));
     const json_t *bw = json_object_get(q, "bit_widths_used");
     if (json_is_array(bw)) {
-        int listed[9] = {0};
+        int listed[JANG_AFFINE_MAX_BITS + 1] = {0};
         bool ok = true;
         for (size_t i = 0; i < json_array_size(bw); i++) {
             const json_t *x = json_array_get(bw, i);
-            if (json_is_integer(x) && json_integer_value(x) >= 0 && json_integer_value(x) <= 8)
+            if (json_is_integer(x) && json_integer_value(x) >= 0 &&
+                json_integer_value(x) <= JANG_AFFINE_MAX_BITS)
                 listed[json_integer_value(x)] = 1;
             else
                 ok = false;
         }
-        for (int b = 0; b <= 8; b++)
+        for (int b = 0; b <= JANG_AFFINE_MAX_BITS; b++)
             ok = ok && listed[b] == used[b];
         if (!ok)
             bad(k, JANG_CHECK_MANIFEST, JANG_E_FORMAT,

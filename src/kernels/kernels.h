@@ -12,6 +12,7 @@
 #ifndef JANG_KERNELS_H
 #define JANG_KERNELS_H
 
+#include "../quant/quant.h"
 #include "matmul.h"
 
 /* One matmul call as the kernels see it. The driver (matmul.c) fills the activation side once per
@@ -60,7 +61,7 @@ typedef void (*jang_swiglu_fn)(float *a, const float *b, int64_t n);
 
 typedef struct jang_kernels {
     const char *name;
-    jang_affine_kernel affine[9];
+    jang_affine_kernel affine[JANG_AFFINE_MAX_BITS + 1];
     jang_krows_fn plain[3]; /* JANG_WK_F32, F16, BF16 */
     /* from 2 tokens on (invariant calls excepted), plain weights read x as panels (j->xf) made
      * by plain_prep; NULL: x */

@@ -54,24 +54,18 @@ void jang_affine_opts_init(jang_affine_opts *o) {
     o->mse_steps = 0;
 }
 
-bool jang_affine_bits_valid(int bits) {
-#define JANG_X_(b) (bits == (b)) ||
-    return JANG_AFFINE_BITS_MAP(JANG_X_) false;
-#undef JANG_X_
-}
+bool jang_affine_bits_valid(int bits) { return jang_affine_bits_ok(bits); }
 
-bool jang_affine_group_valid(int group) {
-#define JANG_X_(g) (group == (g)) ||
-    return JANG_AFFINE_GROUPS_MAP(JANG_X_) false;
-#undef JANG_X_
-}
+bool jang_affine_group_valid(int group) { return jang_affine_group_ok(group); }
 
 static jang_status check_shape(const char *fn, int64_t rows, int64_t cols, int bits, int group,
                                jang_dtype dt) {
     if (!jang_affine_bits_valid(bits))
-        return jang_fail(JANG_E_ARG, "%s: bits %d not supported (2, 3, 4, 5, 6 or 8)", fn, bits);
+        return jang_fail(JANG_E_ARG, "%s: bits %d not supported (%s)", fn, bits,
+                         JANG_AFFINE_BITS_TEXT);
     if (!jang_affine_group_valid(group))
-        return jang_fail(JANG_E_ARG, "%s: group size %d not supported (32, 64 or 128)", fn, group);
+        return jang_fail(JANG_E_ARG, "%s: group size %d not supported (%s)", fn, group,
+                         JANG_AFFINE_GROUPS_TEXT);
     if (dt != JANG_DT_F16 && dt != JANG_DT_BF16)
         return jang_fail(JANG_E_ARG, "%s: scale dtype must be F16 or BF16, not %s", fn,
                          jang_dtype_name(dt));
@@ -176,7 +170,7 @@ static inline vf4 vclamp(vf4 x, vf4 hi) {
 }
 /* Rounds x in [0, n] (n < 2^22) to the nearest integer, ties to even: the same as rintf there. */
 static inline vf4 vround_small(vf4 x) { return (x + vset(0x1.8p23f)) - vset(0x1.8p23f); }
-/* jang_round_f16 / jang_round_bf16 (quant.h) per lane */
+/* jang_round_f16 / jang_round_bf16 (util.h) per lane */
 static inline vf4 vround_dt(vf4 x, const jang_dtype dt) {
     vu4 u = (vu4)x;
     if (dt == JANG_DT_BF16) {

@@ -1,22 +1,21 @@
 /* quant.h — internal helpers of the affine quantizer (src/quant/affine.c) that other parts of
- * libjang may share: the bit widths table, the generic LSB-first pack/unpack body, and exact
- * float -> f16/bf16 -> float rounding as inline float code (what MLX's f16/bf16 arithmetic does
- * after every operation). Public entry points are in include/jang.h ("Affine quantization").
- * Tested by tests/test_affine.c.
+ * libjang may share: the generic LSB-first pack/unpack body, the qtype table (the width and group
+ * lists of src/format/format.h, included here: the kernels see them through this header), and
+ * jang_round_dt, a value rounded to a scale dtype as MLX's f16/bf16 arithmetic does after every
+ * operation (util.h's jang_round_f16 / jang_round_bf16). Public entry points are in
+ * include/jang.h ("Affine quantization"). Tested by tests/test_affine.c.
  */
 #ifndef JANG_QUANT_H
 #define JANG_QUANT_H
 
+#include "../format/format.h"
 #include "jang.h"
+#include "util.h"
 
 #include <string.h>
 
-/* The code widths MLX's affine mode supports that JANG uses: X(bits). One place to add a width. */
-#define JANG_AFFINE_BITS_MAP(X) X(2) X(3) X(4) X(5) X(6) X(8)
-
-/* The group sizes: X(group). */
-#define JANG_AFFINE_GROUPS_MAP(X) X(32) X(64) X(128)
-#define JANG_AFFINE_MAX_GROUP 128
+/* The code widths and group sizes (JANG_AFFINE_BITS_MAP, JANG_AFFINE_GROUPS_MAP and their MAX)
+ * are the format's: src/format/format.h. */
 
 #define JANG_FORCE_INLINE static inline __attribute__((always_inline))
 
@@ -52,39 +51,6 @@ JANG_FORCE_INLINE void jang_unpack_body(const uint32_t *in, int64_t n, const int
         acc >>= bits;
         nacc -= bits;
     }
-}
-
-static inline uint32_t jang_fbits(float f) {
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    return u;
-}
-static inline float jang_bitsf(uint32_t u) {
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
-
-/* x rounded to the nearest bfloat16 (ties to even), as a float. Same result as
- * jang_bf16_to_f32(jang_f32_to_bf16(x)) for every non-NaN x. */
-static inline float jang_round_bf16(float x) {
-    uint32_t u = jang_fbits(x);
-    u += 0x7fffu + ((u >> 16) & 1);
-    return jang_bitsf(u & 0xffff0000u);
-}
-
-/* x rounded to the nearest IEEE half (ties to even, overflow to +-inf), as a float. Same result
- * as jang_f16_to_f32(jang_f32_to_f16(x)) for every non-NaN x; branch-free enough to vectorize. */
-static inline float jang_round_f16(float x) {
-    uint32_t u = jang_fbits(x);
-    uint32_t sign = u & 0x80000000u, ax = u & 0x7fffffffu;
-    /* normal halves: keep 10 mantissa bits, round to nearest even on the 13 dropped bits */
-    uint32_t rn = (ax + 0xfffu + ((ax >> 13) & 1)) & 0xffffe000u;
-    /* subnormal halves (|x| < 2^-14): the quantum is 2^-24; 0.75 has exactly that ulp in f32 */
-    float sub = (jang_bitsf(ax) + 0.75f) - 0.75f;
-    uint32_t r = ax < 0x38800000u ? jang_fbits(sub) : rn;
-    r = r > 0x477fe000u ? 0x7f800000u : r; /* above 65504 after rounding: inf */
-    return jang_bitsf(r | sign);
 }
 
 static inline float jang_round_dt(float x, jang_dtype dt) {

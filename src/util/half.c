@@ -1,35 +1,22 @@
 /* half.c — exact IEEE binary16 / bfloat16 <-> float32 conversions (round-to-nearest-even). */
 #include "util.h"
 
-#include <string.h>
-
-static inline float bits_f32(uint32_t u) {
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
-static inline uint32_t f32_bits(float f) {
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    return u;
-}
-
 float jang_f16_to_f32(uint16_t h) {
     uint32_t sign = (uint32_t)(h & 0x8000) << 16;
     uint32_t exp = (h >> 10) & 0x1f, man = h & 0x3ff;
     if (exp == 0) {
         /* zero or subnormal: man * 2^-24, exact in f32 */
-        float v = (float)man * bits_f32(0x33800000u); /* 2^-24 */
+        float v = (float)man * jang_bitsf(0x33800000u); /* 2^-24 */
         return sign ? -v : v;
     }
-    if (exp == 31) return bits_f32(sign | 0x7f800000u | (man << 13));
-    return bits_f32(sign | ((exp + 112) << 23) | (man << 13));
+    if (exp == 31) return jang_bitsf(sign | 0x7f800000u | (man << 13));
+    return jang_bitsf(sign | ((exp + 112) << 23) | (man << 13));
 }
 
-float jang_bf16_to_f32(uint16_t h) { return bits_f32((uint32_t)h << 16); }
+float jang_bf16_to_f32(uint16_t h) { return jang_bitsf((uint32_t)h << 16); }
 
 uint16_t jang_f32_to_f16(float f) {
-    uint32_t x = f32_bits(f);
+    uint32_t x = jang_fbits(f);
     uint32_t sign = (x >> 16) & 0x8000;
     uint32_t ax = x & 0x7fffffffu;
     if (ax >= 0x7f800000u) /* inf or nan */
@@ -53,7 +40,7 @@ uint16_t jang_f32_to_f16(float f) {
 }
 
 uint16_t jang_f32_to_bf16(float f) {
-    uint32_t x = f32_bits(f);
+    uint32_t x = jang_fbits(f);
     if ((x & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((x >> 16) | 0x40); /* quiet nan */
     uint32_t lsb = (x >> 16) & 1;
     x += 0x7fff + lsb;

@@ -65,18 +65,41 @@ float jang_bf16_to_f32(uint16_t h);
 uint16_t jang_f32_to_f16(float f);  /* round to nearest even, like numpy / MLX */
 uint16_t jang_f32_to_bf16(float f); /* round to nearest even */
 
-/* jang_f16_to_f32(jang_f32_to_f16(f)), inline: the bits of f rounded to f16's 10-bit mantissa
- * (nearest even) where the result is a normal f16 below 32768, the two calls elsewhere. The
- * converter rounds every source value this way (a third of its time as two calls). */
-static inline float jang_f32_round_f16(float f) {
+static inline uint32_t jang_fbits(float f) {
     uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    const uint32_t e = (u >> 23) & 0xff;
-    if (e < 113 || e > 141) return jang_f16_to_f32(jang_f32_to_f16(f));
-    u += 0xfff + ((u >> 13) & 1);
-    u &= 0xffffe000u;
-    memcpy(&f, &u, sizeof f);
+    memcpy(&u, &f, 4);
+    return u;
+}
+static inline float jang_bitsf(uint32_t u) {
+    float f;
+    memcpy(&f, &u, 4);
     return f;
+}
+
+/* The one float -> f16 -> float rounding: x rounded to the nearest IEEE half (ties to even,
+ * overflow to +-inf, NaN quieted with its payload cut to 10 bits), as a float. Bit for bit
+ * jang_f16_to_f32(jang_f32_to_f16(x)) for every x (tests/test_util.c), inline and branch-free
+ * enough to vectorize: MLX's f16 arithmetic rounds after every operation (the quantizer, quant.h)
+ * and the converter rounds every source value (two calls were a third of its time). */
+static inline float jang_round_f16(float x) {
+    uint32_t u = jang_fbits(x);
+    uint32_t sign = u & 0x80000000u, ax = u & 0x7fffffffu;
+    /* normal halves: keep 10 mantissa bits, round to nearest even on the 13 dropped bits */
+    uint32_t rn = (ax + 0xfffu + ((ax >> 13) & 1)) & 0xffffe000u;
+    /* subnormal halves (|x| < 2^-14): the quantum is 2^-24; 0.75 has exactly that ulp in f32 */
+    float sub = (jang_bitsf(ax) + 0.75f) - 0.75f;
+    uint32_t r = ax < 0x38800000u ? jang_fbits(sub) : rn;
+    r = r > 0x477fe000u ? 0x7f800000u : r;                       /* above 65504: inf */
+    r = ax > 0x7f800000u ? (ax & 0xffffe000u) | 0x00400000u : r; /* NaN: quiet, 10-bit payload */
+    return jang_bitsf(r | sign);
+}
+
+/* x rounded to the nearest bfloat16 (ties to even), as a float. Same result as
+ * jang_bf16_to_f32(jang_f32_to_bf16(x)) for every non-NaN x. */
+static inline float jang_round_bf16(float x) {
+    uint32_t u = jang_fbits(x);
+    u += 0x7fffu + ((u >> 16) & 1);
+    return jang_bitsf(u & 0xffff0000u);
 }
 
 static inline uint16_t jang_rd16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }

@@ -1,7 +1,8 @@
 /* tokenizer_internal.h — the tokenizer's shared structure, used by tokenizer.c (vocabulary, special
  * tokens, encode/decode driver), tokenizer_bpe.c (pre-tokenizer regexes, byte-level map, BPE
  * merges), tokenizer_spm.c (SentencePiece score merges), tokenizer_gguf.c and tokenizer_hf.c
- * (loaders). Not part of the public API. Tested by tests/test_tokenizer.c.
+ * (loaders), and by src/model/hf_export.c (tokenizer.json from GGUF metadata). Not part of the
+ * public API. Tested by tests/test_tokenizer.c.
  */
 #ifndef JANG_TOKENIZER_INTERNAL_H
 #define JANG_TOKENIZER_INTERNAL_H
