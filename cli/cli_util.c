@@ -1,7 +1,6 @@
-/* eval_util.c — helpers shared by the evaluation commands (cmd_ppl.c, cmd_mmlu.c,
- * cmd_hellaswag.c): number arguments, the tokenizer of a model path, the default data folders
- * under ../shared/data, the monotonic clock of every command. Tested through tests/test_cli.c and
- * tests/test_eval.c.
+/* cli_util.c — general helpers of the jang commands: the tokenizer of a model path, the default
+ * data folders under ../shared/data, the monotonic clock, progress lines on stderr. (Options are
+ * parsed by cli_opts.c.) Tested through tests/test_cli.c and tests/test_eval.c.
  */
 #include "cli.h"
 
