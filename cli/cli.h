@@ -24,8 +24,6 @@ int cli_error(const char *cmd, jang_status s);
  * directory); the default evaluation data folder ../shared/data/<sub> (from the working
  * directory, else beside the binary), NULL when absent (buf then names the first place looked
  * at). */
-bool cli_parse_num(const char *cmd, const char *opt, const char *s, double lo, double hi,
-                   double *out);
 jang_status cli_open_tokenizer(const char *path, jang_gguf **g, jang_tokenizer **tok);
 const char *cli_default_data(const char *sub, char *buf, size_t cap);
 /* Seconds on the monotonic clock, for the commands' timings. */

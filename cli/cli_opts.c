@@ -291,15 +291,17 @@ int cli_parse(const cli_cmd *cmd, void *dst, int argc, char **argv) {
             else
                 snprintf(typed, sizeof typed, "-%c", optopt);
             int n_match = 0; /* getopt takes an unambiguous prefix of a long name */
-            for (size_t i = 0; !optopt && i + 1 < nl; i++)
-                n_match += !strncmp(longs[i].name, typed + 2, strlen(typed + 2));
+            char names[256] = "";
+            for (size_t i = 0, len = 0; !optopt && i + 1 < nl && len < sizeof names; i++)
+                if (!strncmp(longs[i].name, typed + 2, strlen(typed + 2)))
+                    len += (size_t)snprintf(names + len, sizeof names - len, "%s--%s",
+                                            n_match++ ? ", " : "", longs[i].name);
             if (c == ':')
                 fprintf(stderr, "jang %s: %s needs a value\n", cmd->name, typed);
             else if (o)
                 fprintf(stderr, "jang %s: %s takes no value\n", cmd->name, typed);
             else if (n_match > 1)
-                fprintf(stderr, "jang %s: ambiguous option '%s' (%d options begin so)\n", cmd->name,
-                        typed, n_match);
+                fprintf(stderr, "jang %s: ambiguous option '%s' (%s)\n", cmd->name, typed, names);
             else {
                 fprintf(stderr, "jang %s: unknown option '%s'\n", cmd->name, typed);
                 cli_usage(cmd, stderr);

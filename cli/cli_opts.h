@@ -35,11 +35,11 @@ typedef struct {
     const char *name; /* long name without "--"; CLI_POS: the argument's name in the usage */
     char short_name;  /* the one-letter alias, or 0 */
     cli_kind kind;
-    size_t offset, size; /* the field that receives the value (CLI_FIELD) */
-    double lo, hi;       /* CLI_INT / CLI_NUM: the accepted range, both ends included */
-    const char *meta;    /* the value's name in the usage and messages: "N", "MODEL" */
-    const char *help;    /* the usage text; '\n' continues in the help column */
-    bool required;       /* an error when absent (CLI_STR, CLI_STRS, CLI_POS) */
+    size_t offset, size;        /* the field that receives the value (CLI_FIELD) */
+    double lo, hi;              /* CLI_INT / CLI_NUM: the accepted range, both ends included */
+    const char *meta;           /* the value's name in the usage and messages: "N", "MODEL" */
+    const char *help;           /* the usage text; '\n' continues in the help column */
+    bool required;              /* an error when absent (CLI_STR, CLI_STRS, CLI_POS) */
     const char *const *choices; /* CLI_CHOICE */
 } cli_opt;
 
