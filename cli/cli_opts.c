@@ -2,7 +2,7 @@
  * option string and long-option array from a command's rows, stores each value in its field after
  * checking kind and range, and prints the usage from the rows. Messages name the command, the
  * option as it was typed and the value: "jang bench: -t expects a number: an integer in [1, 1024],
- * got 'x'". Tested by tests/test_cli.c.
+ * got 'x'". Tested by tests/test_cli_opts.c (and the commands' own tests).
  */
 #include "cli_opts.h"
 
@@ -249,8 +249,8 @@ static void print_missing(const cli_cmd *cmd, const cli_opt *o) {
 int cli_parse(const cli_cmd *cmd, void *dst, int argc, char **argv) {
     check_table(cmd);
     char *base = dst;
-    /* ':' first: a missing value returns ':'; '-' would keep order, but options may follow the
-     * positional (permutation, getopt's default) */
+    /* ':' first: a missing value returns ':' rather than '?'. No '+' or '-': getopt permutes
+     * argv, so options may follow the positional argument ("--" ends the options) */
     char shorts[3 * CLI_MAX_OPTS + 8] = ":h";
     struct option longs[CLI_MAX_OPTS + 2];
     size_t ns = strlen(shorts), nl = 0;
@@ -292,7 +292,8 @@ int cli_parse(const cli_cmd *cmd, void *dst, int argc, char **argv) {
                 snprintf(typed, sizeof typed, "-%c", optopt);
             int n_match = 0; /* getopt takes an unambiguous prefix of a long name */
             char names[256] = "";
-            for (size_t i = 0, len = 0; !optopt && i + 1 < nl && len < sizeof names; i++)
+            bool is_long = !optopt && !strncmp(typed, "--", 2);
+            for (size_t i = 0, len = 0; is_long && i + 1 < nl && len < sizeof names; i++)
                 if (!strncmp(longs[i].name, typed + 2, strlen(typed + 2)))
                     len += (size_t)snprintf(names + len, sizeof names - len, "%s--%s",
                                             n_match++ ? ", " : "", longs[i].name);

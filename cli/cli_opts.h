@@ -2,8 +2,8 @@
  * a table of rows (long name, short letter, argument kind with bounds or choices, the field of
  * its options struct that receives the value, help text); cli_parse() runs glibc getopt_long over
  * argv against that table, reports bad input naming the command and the option, and answers
- * -h/--help with the usage generated from the same table. Tested by tests/test_cli.c (every
- * command's bad arguments and --help through the built binary).
+ * -h/--help with the usage generated from the same table. Tested by tests/test_cli_opts.c
+ * (every command's bad arguments and --help, through the built binary).
  */
 #ifndef JANG_CLI_OPTS_H
 #define JANG_CLI_OPTS_H
