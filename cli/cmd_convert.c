@@ -34,15 +34,19 @@ static void on_signal(int sig) {
 }
 
 typedef struct {
-    const char *src, *out, *profile, *recipe, *shard_s;
-    int bits, group, block, threads, sample_rows, method;
+    const char *src, *out, *profile, *recipe;
+    const char *shard_s; /* --shard-size as given; shard: its bytes */
+    int bits, group, block, threads, sample_rows;
+    int method; /* a jang_affine_method: the index of --method's choice */
     double target;
     bool dry_run, force;
     uint64_t shard;
 } convert_args;
 
+/* DEFAULT_TARGET_BPW as text, for the usage */
 #define STR_(x) #x
 #define STR(x) STR_(x)
+/* --method's choices from the library's list, in enum order: a choice's index is its value */
 static const char *const method_names[] = {
 #define JANG_X_(e, name) name,
     JANG_AFFINE_METHOD_MAP(JANG_X_)
