@@ -1,8 +1,10 @@
 /* cli.h — shared declarations of the jang command-line tool: one function per subcommand.
- * cli/ sees only include/jang.h; it is the only place that prints to stdout or exits. */
+ * cli/ sees only include/jang.h; it is the only place that prints to stdout or exits. Options are
+ * parsed from a table per command by cli_opts.c (cli_opts.h). */
 #ifndef JANG_CLI_H
 #define JANG_CLI_H
 
+#include "cli_opts.h"
 #include "jang.h"
 
 int cmd_convert(int argc, char **argv);
@@ -18,12 +20,10 @@ int cmd_hellaswag(int argc, char **argv);
 /* Prints "jang <cmd>: <status message>: <detail>" to stderr and returns 1. */
 int cli_error(const char *cmd, jang_status s);
 
-/* eval_util.c: a number argument in [lo, hi] (prints why and returns false otherwise); the
- * tokenizer of a model path (the GGUF's vocabulary, or tokenizer.json in the directory); the
- * default evaluation data folder ../shared/data/<sub> (from the working directory, else beside
- * the binary), NULL when absent (buf then names the first place looked at). */
-bool cli_parse_num(const char *cmd, const char *opt, const char *s, double lo, double hi,
-                   double *out);
+/* cli_util.c: the tokenizer of a model path (the GGUF's vocabulary, or tokenizer.json in the
+ * directory); the default evaluation data folder ../shared/data/<sub> (from the working
+ * directory, else beside the binary), NULL when absent (buf then names the first place looked
+ * at). */
 jang_status cli_open_tokenizer(const char *path, jang_gguf **g, jang_tokenizer **tok);
 const char *cli_default_data(const char *sub, char *buf, size_t cap);
 /* Seconds on the monotonic clock, for the commands' timings. */

@@ -18,71 +18,38 @@
 #include <time.h>
 #include <unistd.h>
 
-#define BENCH_MAX_MODELS 16
-
 typedef struct {
-    const char *models[BENCH_MAX_MODELS];
-    int n_models, threads, runs;
+    cli_strs models;
+    int threads, runs;
     int64_t pp, tg;
 } bench_opts;
 
-static void usage(FILE *f) {
-    fprintf(
-        f,
-        "usage: jang bench -m MODEL [-m MODEL ...] [options]\n"
-        "  -m, --model PATH    GGUF file or model directory (HF, JANG, MLX); repeatable\n"
-        "  -p, --n-prompt N    prompt tokens for the ppN test (default 512; 0 skips it)\n"
-        "  -n, --n-gen N       generated tokens for the tgN test (default 128; 0 skips it)\n"
-        "  -r, --repetitions N runs per test after one warm-up (default 5)\n"
-        "  -t, --threads N     threads (default: all CPUs)\n"
-        "Prints a Markdown table: median tokens/s, ± sample standard deviation, min, max;\n"
-        "for tg also the weight bytes streamed per second. JANG_ISA=scalar|avx2|avx512|avx512vnni\n"
-        "forces a kernel table.\n");
-}
+#define F(field) CLI_FIELD(bench_opts, field)
+static const cli_opt bench_rows[] = {
+    {"model", 'm', CLI_STRS, F(models), .meta = "MODEL", .required = true,
+     .help = "GGUF file or model directory (HF, JANG, MLX); repeatable"},
+    {"n-prompt", 'p', CLI_INT, F(pp), .lo = 0, .hi = 1 << 20, .meta = "N",
+     .help = "prompt tokens for the ppN test (default 512; 0 skips it)"},
+    {"n-gen", 'n', CLI_INT, F(tg), .lo = 0, .hi = 1 << 20, .meta = "N",
+     .help = "generated tokens for the tgN test (default 128; 0 skips it)"},
+    {"repetitions", 'r', CLI_INT, F(runs), .lo = 1, .hi = 1000, .meta = "N",
+     .help = "runs per test after one warm-up (default 5)"},
+    {"threads", 't', CLI_INT, F(threads), .lo = 1, .hi = 1024, .meta = "N",
+     .help = "threads (default: all CPUs)"},
+};
+#undef F
+
+static const cli_cmd bench_cmd = {
+    "bench", "-m MODEL [-m MODEL ...] [options]", bench_rows, CLI_COUNT(bench_rows),
+    "Prints a Markdown table: median tokens/s, ± sample standard deviation, min, max;\n"
+    "for tg also the weight bytes streamed per second. JANG_ISA=scalar|avx2|avx512|avx512vnni\n"
+    "forces a kernel table.\n"};
 
 static int parse_args(int argc, char **argv, bench_opts *o) {
     memset(o, 0, sizeof *o);
     o->runs = 5, o->pp = 512, o->tg = 128;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        double x;
-        bool needs = strcmp(a, "-h") && strcmp(a, "--help");
-        if (needs && a[0] == '-' && !v) {
-            fprintf(stderr, "jang bench: %s needs a value\n", a);
-            return 2;
-        }
-        if (!needs) {
-            usage(stdout);
-            return -1;
-        } else if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
-            if (o->n_models == BENCH_MAX_MODELS) {
-                fprintf(stderr, "jang bench: at most %d models\n", BENCH_MAX_MODELS);
-                return 2;
-            }
-            o->models[o->n_models++] = argv[++i];
-        } else if (!strcmp(a, "-p") || !strcmp(a, "--n-prompt")) {
-            if (!cli_parse_num("bench", a, argv[++i], 0, 1 << 20, &x)) return 2;
-            o->pp = (int64_t)x;
-        } else if (!strcmp(a, "-n") || !strcmp(a, "--n-gen")) {
-            if (!cli_parse_num("bench", a, argv[++i], 0, 1 << 20, &x)) return 2;
-            o->tg = (int64_t)x;
-        } else if (!strcmp(a, "-r") || !strcmp(a, "--repetitions")) {
-            if (!cli_parse_num("bench", a, argv[++i], 1, 1000, &x)) return 2;
-            o->runs = (int)x;
-        } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
-            if (!cli_parse_num("bench", a, argv[++i], 1, 1024, &x)) return 2;
-            o->threads = (int)x;
-        } else {
-            fprintf(stderr, "jang bench: unknown option '%s'\n", a);
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (!o->n_models) {
-        fprintf(stderr, "jang bench: -m MODEL is required\n");
-        usage(stderr);
-        return 2;
-    }
+    int rc = cli_parse(&bench_cmd, o, argc, argv);
+    if (rc) return rc;
     if (!o->pp && !o->tg) {
         fprintf(stderr, "jang bench: -p and -n are both 0: nothing to measure\n");
         return 2;
@@ -189,7 +156,7 @@ int cmd_bench(int argc, char **argv) {
     if (rc) return rc < 0 ? 0 : rc;
     int failed = 0;
     bool header = false;
-    for (int i = 0; i < o.n_models; i++)
-        failed += bench_model(&o, o.models[i], &header) != 0;
+    for (int i = 0; i < o.models.n; i++)
+        failed += bench_model(&o, o.models.v[i], &header) != 0;
     return failed ? 1 : 0;
 }

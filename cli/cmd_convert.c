@@ -33,64 +33,78 @@ static void on_signal(int sig) {
     signal(sig, SIG_DFL); /* a second signal kills */
 }
 
-static void usage(FILE *f) {
-    fprintf(
-        f,
-        "usage: jang convert SRC -o OUT [allocation] [options]\n"
-        "  SRC                    a Hugging Face model directory (F32/F16/BF16 safetensors, "
-        "sharded\n"
-        "                         or not, with config.json; tokenizer files are copied) or a GGUF\n"
-        "                         file (dequantized; config.json and tokenizer.json are written)\n"
-        "  -o, --output OUT       the JANG v2 directory to write (must not exist, see --force)\n"
-        "allocation (at most one; default --target-bpw %.1f):\n"
-        "  -p, --profile P        a JANG profile as jang 2.5 allocates it: JANG_1L 2S 2M 2L 3S 3M\n"
-        "                         3L 4S 4M 4L 6M, the budget profiles JANG_2K..JANG_6K, or jang's\n"
-        "                         numbers 1..8\n"
-        "  -b, --block-size N     with -p: jang's block size (32, 64, 128; default auto)\n"
-        "      --bits B           uniform B-bit (2 3 4 5 6 8), as mlx-lm's -q --q-bits\n"
-        "      --group-size G     with --bits or --recipe: group size 32, 64, 128 (default 64)\n"
-        "      --recipe R         mlx-lm's mixed_2_6, mixed_3_4, mixed_3_6 or mixed_4_6\n"
-        "      --target-bpw X     our allocator: the TRUE bits per weight of the file (codes +\n"
-        "                         scales + biases + unquantized tensors) at most X, within 1%%;\n"
-        "                         bits and group per tensor from its measured quantization error\n"
-        "                         (see docs/QUALITY.md)\n"
-        "options:\n"
-        "      --method M         rtn (bit-exact with MLX's mx.quantize) or mse (default: an\n"
-        "                         error-minimising range search, same format)\n"
-        "      --dry-run          print the allocation table and the size; write nothing\n"
-        "      --force            replace an existing output directory\n"
-        "  -t, --threads N        worker threads (default: all CPUs)\n"
-        "      --shard-size BYTES largest tensor bytes per shard, suffix K/M/G allowed (default "
-        "5G)\n"
-        "      --sample-rows N    --target-bpw: rows measured per tensor (default 128)\n"
-        "Why the default: --target-bpw %.1f gives the size of a 4-bit model with group-64 scales\n"
-        "(mlx 4-bit g64 and JANG_4K land near 4.5 true bpw) and spends those bits where measured\n"
-        "errors say they help most, with the MSE quantizer; -p JANG_4K reproduces jang instead.\n",
-        DEFAULT_TARGET_BPW, DEFAULT_TARGET_BPW);
-}
-
 typedef struct {
     const char *src, *out, *profile, *recipe;
+    const char *shard_s; /* --shard-size as given; shard: its bytes */
     int bits, group, block, threads, sample_rows;
+    int method; /* a jang_affine_method: the index of --method's choice */
     double target;
-    bool dry_run, force, method_set;
-    jang_affine_method method;
+    bool dry_run, force;
     uint64_t shard;
 } convert_args;
 
-static bool parse_num(const char *opt, const char *s, double lo, double hi, bool integer,
-                      double *out) {
-    char *end;
-    errno = 0;
-    double v = strtod(s ? s : "", &end);
-    if (!s || end == s || *end || errno || !(v >= lo && v <= hi) || (integer && v != floor(v))) {
-        fprintf(stderr, "jang convert: %s expects %s in [%g, %g], got '%s'\n", opt,
-                integer ? "an integer" : "a number", lo, hi, s ? s : "");
-        return false;
-    }
-    *out = v;
-    return true;
-}
+/* DEFAULT_TARGET_BPW as text, for the usage */
+#define STR_(x) #x
+#define STR(x) STR_(x)
+/* --method's choices from the library's list, in enum order: a choice's index is its value */
+static const char *const method_names[] = {
+#define JANG_X_(e, name) name,
+    JANG_AFFINE_METHOD_MAP(JANG_X_)
+#undef JANG_X_
+        NULL};
+
+#define F(field) CLI_FIELD(convert_args, field)
+static const cli_opt convert_rows[] = {
+    {"SRC", 0, CLI_POS, F(src), .required = true,
+     .help = "a Hugging Face model directory (F32/F16/BF16 safetensors, sharded\n"
+             "or not, with config.json; tokenizer files are copied) or a GGUF\n"
+             "file (dequantized; config.json and tokenizer.json are written)"},
+    {"output", 'o', CLI_STR, F(out), .meta = "OUT",
+     .help = "the JANG v2 directory to write (must not exist, see --force)"},
+    {.kind = CLI_HEADING,
+     .help = "allocation (at most one; default --target-bpw " STR(DEFAULT_TARGET_BPW) "):"},
+    {"profile", 'p', CLI_STR, F(profile), .meta = "P",
+     .help = "a JANG profile as jang 2.5 allocates it: JANG_1L 2S 2M 2L 3S 3M\n"
+             "3L 4S 4M 4L 6M, the budget profiles JANG_2K..JANG_6K, or jang's\n"
+             "numbers 1..8"},
+    {"block-size", 'b', CLI_INT, F(block), .lo = 32, .hi = 128, .meta = "N",
+     .help = "with -p: jang's block size (32, 64, 128; default auto)"},
+    {"bits", 0, CLI_INT, F(bits), .lo = 2, .hi = 8, .meta = "B",
+     .help = "uniform B-bit (2 3 4 5 6 8), as mlx-lm's -q --q-bits"},
+    {"group-size", 0, CLI_INT, F(group), .lo = 32, .hi = 128, .meta = "G",
+     .help = "with --bits or --recipe: group size 32, 64, 128 (default 64)"},
+    {"recipe", 0, CLI_STR, F(recipe), .meta = "R",
+     .help = "mlx-lm's mixed_2_6, mixed_3_4, mixed_3_6 or mixed_4_6"},
+    {"target-bpw", 0, CLI_NUM, F(target), .lo = 0.5, .hi = 32, .meta = "X",
+     .help = "our allocator: the TRUE bits per weight of the file (codes +\n"
+             "scales + biases + unquantized tensors) at most X, within 1%;\n"
+             "bits and group per tensor from its measured quantization error\n"
+             "(see docs/QUALITY.md)"},
+    {.kind = CLI_HEADING, .help = "options:"},
+    {"method", 0, CLI_CHOICE, F(method), .meta = "M", .choices = method_names,
+     .help = "rtn (bit-exact with MLX's mx.quantize) or mse (default: an\n"
+             "error-minimising range search, same format)"},
+    {"dry-run", 0, CLI_FLAG, F(dry_run),
+     .help = "print the allocation table and the size; write nothing"},
+    {"force", 0, CLI_FLAG, F(force), .help = "replace an existing output directory"},
+    {"threads", 't', CLI_INT, F(threads), .lo = 1, .hi = 1024, .meta = "N",
+     .help = "worker threads (default: all CPUs)"},
+    {"shard-size", 0, CLI_STR, F(shard_s), .meta = "BYTES",
+     .help = "largest tensor bytes per shard, suffix K/M/G allowed (default 5G)"},
+    {"sample-rows", 0, CLI_INT, F(sample_rows), .lo = 1, .hi = 1 << 30, .meta = "N",
+     .help = "--target-bpw: rows measured per tensor (default 128)"},
+};
+#undef F
+
+static const cli_cmd convert_cmd = {
+    "convert", "SRC -o OUT [allocation] [options]", convert_rows, CLI_COUNT(convert_rows),
+    "Why the default: --target-bpw " STR(
+        DEFAULT_TARGET_BPW) " gives the size of a 4-bit model "
+                            "with group-64 scales\n(mlx 4-bit g64 and JANG_4K land near 4.5 true "
+                            "bpw) and spends those "
+                            "bits where measured\nerrors say they help most, with the MSE "
+                            "quantizer; -p JANG_4K "
+                            "reproduces jang instead.\n"};
 
 static bool parse_bytes(const char *s, uint64_t *out) {
     char *end;
@@ -113,107 +127,30 @@ static bool parse_bytes(const char *s, uint64_t *out) {
 static int parse_args(int argc, char **argv, convert_args *a) {
     memset(a, 0, sizeof *a);
     a->method = JANG_AFFINE_MSE;
-    int n_alloc = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *o = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        double x;
-#define OPT(s, l) (!strcmp(o, s) || !strcmp(o, l))
-#define NEEDV()                                                                                    \
-    do {                                                                                           \
-        if (!v) {                                                                                  \
-            fprintf(stderr, "jang convert: %s needs a value\n", o);                                \
-            return 2;                                                                              \
-        }                                                                                          \
-        i++;                                                                                       \
-    } while (0)
-        if (OPT("-h", "--help")) {
-            usage(stdout);
-            return -1;
-        } else if (OPT("-o", "--output")) {
-            NEEDV();
-            a->out = v;
-        } else if (OPT("-p", "--profile")) {
-            NEEDV();
-            a->profile = v;
-            n_alloc++;
-        } else if (OPT("-b", "--block-size")) {
-            NEEDV();
-            if (!parse_num(o, v, 32, 128, true, &x) || !jang_affine_group_valid((int)x)) {
-                fprintf(stderr, "jang convert: %s must be 32, 64 or 128\n", o);
-                return 2;
-            }
-            a->block = (int)x;
-        } else if (!strcmp(o, "--bits")) {
-            NEEDV();
-            if (!parse_num(o, v, 2, 8, true, &x) || !jang_affine_bits_valid((int)x)) {
-                fprintf(stderr, "jang convert: --bits must be 2, 3, 4, 5, 6 or 8, got '%s'\n", v);
-                return 2;
-            }
-            a->bits = (int)x;
-            n_alloc++;
-        } else if (!strcmp(o, "--group-size")) {
-            NEEDV();
-            if (!parse_num(o, v, 32, 128, true, &x) || !jang_affine_group_valid((int)x)) {
-                fprintf(stderr, "jang convert: --group-size must be 32, 64 or 128, got '%s'\n", v);
-                return 2;
-            }
-            a->group = (int)x;
-        } else if (!strcmp(o, "--recipe")) {
-            NEEDV();
-            a->recipe = v;
-            n_alloc++;
-        } else if (!strcmp(o, "--target-bpw")) {
-            NEEDV();
-            if (!parse_num(o, v, 0.5, 32, false, &x)) return 2;
-            a->target = x;
-            n_alloc++;
-        } else if (!strcmp(o, "--method")) {
-            NEEDV();
-            if (!jang_affine_method_parse(v, &a->method)) {
-                fprintf(stderr, "jang convert: --method must be rtn or mse, got '%s'\n", v);
-                return 2;
-            }
-            a->method_set = true;
-        } else if (!strcmp(o, "--dry-run")) {
-            a->dry_run = true;
-        } else if (!strcmp(o, "--force")) {
-            a->force = true;
-        } else if (OPT("-t", "--threads")) {
-            NEEDV();
-            if (!parse_num(o, v, 1, 1024, true, &x)) return 2;
-            a->threads = (int)x;
-        } else if (!strcmp(o, "--shard-size")) {
-            NEEDV();
-            if (!parse_bytes(v, &a->shard)) {
-                fprintf(stderr,
-                        "jang convert: --shard-size expects a positive byte count (K/M/G "
-                        "suffixes allowed), got '%s'\n",
-                        v);
-                return 2;
-            }
-        } else if (!strcmp(o, "--sample-rows")) {
-            NEEDV();
-            if (!parse_num(o, v, 1, 1 << 30, true, &x)) return 2;
-            a->sample_rows = (int)x;
-        } else if (o[0] == '-' && o[1]) {
-            fprintf(stderr, "jang convert: unknown option '%s'\n", o);
-            usage(stderr);
-            return 2;
-        } else if (a->src) {
-            fprintf(stderr, "jang convert: more than one SRC ('%s' and '%s')\n", a->src, o);
-            return 2;
-        } else {
-            a->src = o;
-        }
-#undef OPT
-#undef NEEDV
-    }
-    if (!a->src) {
-        fprintf(stderr, "jang convert: SRC is required\n");
-        usage(stderr);
+    int rc = cli_parse(&convert_cmd, a, argc, argv);
+    if (rc) return rc;
+    /* values the table's ranges cannot say */
+    if (a->block && !jang_affine_group_valid(a->block)) {
+        fprintf(stderr, "jang convert: -b/--block-size must be 32, 64 or 128, got '%d'\n",
+                a->block);
         return 2;
     }
+    if (a->bits && !jang_affine_bits_valid(a->bits)) {
+        fprintf(stderr, "jang convert: --bits must be 2, 3, 4, 5, 6 or 8, got '%d'\n", a->bits);
+        return 2;
+    }
+    if (a->group && !jang_affine_group_valid(a->group)) {
+        fprintf(stderr, "jang convert: --group-size must be 32, 64 or 128, got '%d'\n", a->group);
+        return 2;
+    }
+    if (a->shard_s && !parse_bytes(a->shard_s, &a->shard)) {
+        fprintf(stderr,
+                "jang convert: --shard-size expects a positive byte count (K/M/G "
+                "suffixes allowed), got '%s'\n",
+                a->shard_s);
+        return 2;
+    }
+    int n_alloc = !!a->profile + !!a->bits + !!a->recipe + (a->target > 0);
     if (!a->out && !a->dry_run) {
         fprintf(stderr, "jang convert: -o OUT is required (or --dry-run)\n");
         return 2;

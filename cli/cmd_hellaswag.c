@@ -16,54 +16,26 @@ typedef struct {
     bool verbose;
 } hs_opts;
 
-static void usage(FILE *f) {
-    fprintf(f, "usage: jang hellaswag -m MODEL [options]\n"
-               "  -m, --model PATH    GGUF file or model directory (HF, JANG, MLX)\n"
-               "      --data DIR      *_correct.txt* and *_wrong.txt* line pairs\n"
-               "                      (default ../shared/data/hellaswag-ppl)\n"
-               "      --limit N       the first N pairs only\n"
-               "  -t, --threads N     threads (default: all CPUs)\n"
-               "  -v, --verbose       print both log-likelihoods of every pair\n");
-}
+#define F(field) CLI_FIELD(hs_opts, field)
+static const cli_opt hs_rows[] = {
+    {"model", 'm', CLI_STR, F(model), .meta = "MODEL", .required = true,
+     .help = "GGUF file or model directory (HF, JANG, MLX)"},
+    {"data", 0, CLI_STR, F(data), .meta = "DIR",
+     .help = "*_correct.txt* and *_wrong.txt* line pairs\n(default ../shared/data/hellaswag-ppl)"},
+    {"limit", 0, CLI_INT, F(limit), .lo = 1, .hi = 1e9, .meta = "N",
+     .help = "the first N pairs only"},
+    {"threads", 't', CLI_INT, F(threads), .lo = 1, .hi = 1024, .meta = "N",
+     .help = "threads (default: all CPUs)"},
+    {"verbose", 'v', CLI_FLAG, F(verbose), .help = "print both log-likelihoods of every pair"},
+};
+#undef F
+
+static const cli_cmd hs_cmd = {"hellaswag", "-m MODEL [options]", hs_rows, CLI_COUNT(hs_rows),
+                               NULL};
 
 static int parse_args(int argc, char **argv, hs_opts *o) {
     memset(o, 0, sizeof *o);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        double x;
-        bool needs = !strcmp(a, "-m") || !strcmp(a, "--model") || !strcmp(a, "--data") ||
-                     !strcmp(a, "--limit") || !strcmp(a, "-t") || !strcmp(a, "--threads");
-        if (needs && !v) {
-            fprintf(stderr, "jang hellaswag: %s needs a value\n", a);
-            return 2;
-        }
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            return -1;
-        } else if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
-            o->model = argv[++i];
-        } else if (!strcmp(a, "--data")) {
-            o->data = argv[++i];
-        } else if (!strcmp(a, "--limit")) {
-            if (!cli_parse_num("hellaswag", a, argv[++i], 1, 1e9, &x)) return 2;
-            o->limit = (int64_t)x;
-        } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
-            if (!cli_parse_num("hellaswag", a, argv[++i], 1, 1024, &x)) return 2;
-            o->threads = (int)x;
-        } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
-            o->verbose = true;
-        } else {
-            fprintf(stderr, "jang hellaswag: unknown option '%s'\n", a);
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (!o->model) {
-        fprintf(stderr, "jang hellaswag: -m MODEL is required\n");
-        usage(stderr);
-        return 2;
-    }
-    return 0;
+    return cli_parse(&hs_cmd, o, argc, argv);
 }
 
 typedef struct {

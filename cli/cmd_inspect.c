@@ -359,36 +359,28 @@ static bool is_gguf(const char *path) {
     return n == 4 && !memcmp(m, "GGUF", 4);
 }
 
-static void usage(FILE *f) {
-    fprintf(f, "usage: jang inspect PATH [--summary]\n"
-               "  PATH       a GGUF file, a safetensors file, or a model directory\n"
-               "  --summary  omit the per-tensor table\n");
-}
+typedef struct {
+    const char *path;
+    inspect_opts o;
+} inspect_args;
+
+#define F(field) CLI_FIELD(inspect_args, field)
+static const cli_opt inspect_rows[] = {
+    {"PATH", 0, CLI_POS, F(path), .required = true,
+     .help = "a GGUF file, a safetensors file, or a model directory"},
+    {"summary", 's', CLI_FLAG_OFF, F(o.tensors), .help = "omit the per-tensor table"},
+};
+#undef F
+
+static const cli_cmd inspect_cmd = {"inspect", "PATH [--summary]", inspect_rows,
+                                    CLI_COUNT(inspect_rows), NULL};
 
 int cmd_inspect(int argc, char **argv) {
-    inspect_opts o = {.tensors = true};
-    const char *path = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(argv[i], "--summary") || !strcmp(argv[i], "-s")) {
-            o.tensors = false;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            fprintf(stderr, "jang inspect: unknown option '%s'\n", argv[i]);
-            usage(stderr);
-            return 2;
-        } else if (path) {
-            fprintf(stderr, "jang inspect: more than one PATH ('%s' and '%s')\n", path, argv[i]);
-            return 2;
-        } else {
-            path = argv[i];
-        }
-    }
-    if (!path) {
-        usage(stderr);
-        return 2;
-    }
+    inspect_args a = {.o = {.tensors = true}};
+    int rc = cli_parse(&inspect_cmd, &a, argc, argv);
+    if (rc) return rc < 0 ? 0 : rc;
+    const char *path = a.path;
+    const inspect_opts o = a.o;
     struct stat sb;
     if (stat(path, &sb) != 0) {
         fprintf(stderr, "jang inspect: %s: no such file or directory\n", path);

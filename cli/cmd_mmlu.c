@@ -12,90 +12,49 @@
 #include <time.h>
 
 typedef struct {
-    const char *model, *data;
+    const char *model, *data, *protocol_name;
     jang_mmlu_protocol protocol;
     int64_t limit, max_new, ctx;
     int threads;
     bool verbose;
 } mmlu_opts;
 
-static void usage(FILE *f) {
-    fprintf(
-        f, "usage: jang mmlu -m MODEL [options]\n"
-           "  -m, --model PATH       GGUF file or model directory (HF, JANG, MLX)\n"
-           "      --data DIR         MMLU CSVs: DIR/test/*_test.csv, DIR/dev/*_dev.csv\n"
-           "                         (default ../shared/data/mmlu)\n"
-           "      --protocol P       jang200 (default): 10 subjects x 20 questions, greedy letter\n"
-           "                         through the chat template; full: all 57 subjects, 5-shot,\n"
-           "                         letter by log-likelihood\n"
-           "      --limit N          at most N questions per subject\n"
-           "      --max-new N        jang200 answer tokens (default 30, as jang_tools)\n"
-           "  -c, --ctx N            context (default: min(model, 4096)); longer prompts lose\n"
-           "                         tokens on the left\n"
-           "  -t, --threads N        threads (default: all CPUs)\n"
-           "  -v, --verbose          print every question's prediction (and jang200 response)\n");
-}
+#define F(field) CLI_FIELD(mmlu_opts, field)
+static const cli_opt mmlu_rows[] = {
+    {"model", 'm', CLI_STR, F(model), .meta = "MODEL", .required = true,
+     .help = "GGUF file or model directory (HF, JANG, MLX)"},
+    {"data", 0, CLI_STR, F(data), .meta = "DIR",
+     .help = "MMLU CSVs: DIR/test/*_test.csv, DIR/dev/*_dev.csv\n(default ../shared/data/mmlu)"},
+    {"protocol", 0, CLI_STR, F(protocol_name), .meta = "P",
+     .help = "jang200 (default): 10 subjects x 20 questions, greedy letter\n"
+             "through the chat template; full: all 57 subjects, 5-shot,\n"
+             "letter by log-likelihood"},
+    {"limit", 0, CLI_INT, F(limit), .lo = 1, .hi = 1e9, .meta = "N",
+     .help = "at most N questions per subject"},
+    {"max-new", 0, CLI_INT, F(max_new), .lo = 1, .hi = 4096, .meta = "N",
+     .help = "jang200 answer tokens (default 30, as jang_tools)"},
+    {"ctx", 'c', CLI_INT, F(ctx), .lo = 16, .hi = 1 << 20, .meta = "N",
+     .help = "context (default: min(model, 4096)); longer prompts lose\ntokens on the left"},
+    {"threads", 't', CLI_INT, F(threads), .lo = 1, .hi = 1024, .meta = "N",
+     .help = "threads (default: all CPUs)"},
+    {"verbose", 'v', CLI_FLAG, F(verbose),
+     .help = "print every question's prediction (and jang200 response)"},
+};
+#undef F
+
+static const cli_cmd mmlu_cmd = {"mmlu", "-m MODEL [options]", mmlu_rows, CLI_COUNT(mmlu_rows),
+                                 NULL};
 
 static int parse_args(int argc, char **argv, mmlu_opts *o) {
     memset(o, 0, sizeof *o);
     o->protocol = JANG_MMLU_JANG200;
     o->max_new = 30;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        double x;
-#define OPT(s, l) (!strcmp(a, s) || !strcmp(a, l))
-#define NEEDV()                                                                                    \
-    do {                                                                                           \
-        if (!v) {                                                                                  \
-            fprintf(stderr, "jang mmlu: %s needs a value\n", a);                                   \
-            return 2;                                                                              \
-        }                                                                                          \
-        i++;                                                                                       \
-    } while (0)
-        if (OPT("-h", "--help")) {
-            usage(stdout);
-            return -1;
-        } else if (OPT("-m", "--model")) {
-            NEEDV();
-            o->model = v;
-        } else if (!strcmp(a, "--data")) {
-            NEEDV();
-            o->data = v;
-        } else if (!strcmp(a, "--protocol")) {
-            NEEDV();
-            if (!jang_mmlu_protocol_parse(v, &o->protocol)) {
-                fprintf(stderr, "jang mmlu: --protocol is jang200 or full, got '%s'\n", v);
-                return 2;
-            }
-        } else if (!strcmp(a, "--limit")) {
-            NEEDV();
-            if (!cli_parse_num("mmlu", a, v, 1, 1e9, &x)) return 2;
-            o->limit = (int64_t)x;
-        } else if (!strcmp(a, "--max-new")) {
-            NEEDV();
-            if (!cli_parse_num("mmlu", a, v, 1, 4096, &x)) return 2;
-            o->max_new = (int64_t)x;
-        } else if (OPT("-c", "--ctx")) {
-            NEEDV();
-            if (!cli_parse_num("mmlu", a, v, 16, 1 << 20, &x)) return 2;
-            o->ctx = (int64_t)x;
-        } else if (OPT("-t", "--threads")) {
-            NEEDV();
-            if (!cli_parse_num("mmlu", a, v, 1, 1024, &x)) return 2;
-            o->threads = (int)x;
-        } else if (OPT("-v", "--verbose")) {
-            o->verbose = true;
-        } else {
-            fprintf(stderr, "jang mmlu: unknown option '%s'\n", a);
-            usage(stderr);
-            return 2;
-        }
-#undef OPT
-#undef NEEDV
-    }
-    if (!o->model) {
-        fprintf(stderr, "jang mmlu: -m MODEL is required\n");
-        usage(stderr);
+    int rc = cli_parse(&mmlu_cmd, o, argc, argv);
+    if (rc) return rc;
+    /* a string checked by the library's parser (not a CLI_CHOICE row, whose message says "must
+     * be"): tests/test_eval.c expects this wording */
+    if (o->protocol_name && !jang_mmlu_protocol_parse(o->protocol_name, &o->protocol)) {
+        fprintf(stderr, "jang mmlu: --protocol is jang200 or full, got '%s'\n", o->protocol_name);
         return 2;
     }
     return 0;

@@ -20,93 +20,44 @@ typedef struct {
     bool topk_set;
 } ppl_opts;
 
-static void usage(FILE *f) {
-    fprintf(f,
-            "usage: jang ppl -m MODEL -f TEXT [options]\n"
-            "  -m, --model PATH      GGUF file or model directory (HF, JANG, MLX)\n"
-            "  -f, --file PATH       the text (e.g. ../shared/data/wikitext-2-raw/wiki.test.raw)\n"
-            "  -c, --ctx N           tokens per chunk (default 512); the second half is scored\n"
-            "      --chunks N        evaluate only the first N chunks (default: all)\n"
-            "  -b, --batch N         tokens per forward call (default: the chunk)\n"
-            "  -t, --threads N       threads (default: all CPUs)\n"
-            "      --save-ref FILE   save this run as a reference (top-k log-probs + tail mass)\n"
-            "      --topk K          top tokens kept per position with --save-ref (default 64)\n"
-            "      --tail-samples M  tail tokens sampled per position with --save-ref (default\n"
-            "                        64; they make the KLD unbiased, 0 = top-k lower bound)\n"
-            "      --ref FILE        compare against a saved reference: KL divergence etc.\n");
-}
+#define F(field) CLI_FIELD(ppl_opts, field)
+static const cli_opt ppl_rows[] = {
+    {"model", 'm', CLI_STR, F(model), .meta = "MODEL", .required = true,
+     .help = "GGUF file or model directory (HF, JANG, MLX)"},
+    {"file", 'f', CLI_STR, F(text), .meta = "TEXT", .required = true,
+     .help = "the text file (e.g. ../shared/data/wikitext-2-raw/wiki.test.raw)"},
+    {"ctx", 'c', CLI_INT, F(n_ctx), .lo = 4, .hi = 1 << 20, .meta = "N",
+     .help = "tokens per chunk (default 512); the second half is scored"},
+    {"chunks", 0, CLI_INT, F(n_chunks), .lo = 1, .hi = 1e9, .meta = "N",
+     .help = "evaluate only the first N chunks (default: all)"},
+    {"batch", 'b', CLI_INT, F(n_batch), .lo = 1, .hi = 1 << 20, .meta = "N",
+     .help = "tokens per forward call (default: the chunk)"},
+    {"threads", 't', CLI_INT, F(threads), .lo = 1, .hi = 1024, .meta = "N",
+     .help = "threads (default: all CPUs)"},
+    {"save-ref", 0, CLI_STR, F(save_ref), .meta = "FILE",
+     .help = "save this run as a reference (top-k log-probs + tail mass)"},
+    {"topk", 0, CLI_INT, F(topk), .lo = 1, .hi = JANG_REF_MAX_TOPK, .meta = "K",
+     .help = "top tokens kept per position with --save-ref (default 64)"},
+    {"tail-samples", 0, CLI_INT, F(samples), .lo = 0, .hi = JANG_REF_MAX_TOPK, .meta = "M",
+     .help = "tail tokens sampled per position with --save-ref (default\n"
+             "64; they make the KLD unbiased, 0 = top-k lower bound)"},
+    {"ref", 0, CLI_STR, F(ref), .meta = "FILE",
+     .help = "compare against a saved reference: KL divergence etc."},
+};
+#undef F
+
+static const cli_cmd ppl_cmd = {"ppl", "-m MODEL -f TEXT [options]", ppl_rows, CLI_COUNT(ppl_rows),
+                                NULL};
 
 static int parse_args(int argc, char **argv, ppl_opts *o) {
     memset(o, 0, sizeof *o);
     o->n_ctx = 512;
-    o->topk = 64;
-    o->samples = 64;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        double x;
-#define OPT(s, l) (!strcmp(a, s) || !strcmp(a, l))
-#define NEEDV()                                                                                    \
-    do {                                                                                           \
-        if (!v) {                                                                                  \
-            fprintf(stderr, "jang ppl: %s needs a value\n", a);                                    \
-            return 2;                                                                              \
-        }                                                                                          \
-        i++;                                                                                       \
-    } while (0)
-        if (OPT("-h", "--help")) {
-            usage(stdout);
-            return -1;
-        } else if (OPT("-m", "--model")) {
-            NEEDV();
-            o->model = v;
-        } else if (OPT("-f", "--file")) {
-            NEEDV();
-            o->text = v;
-        } else if (OPT("-c", "--ctx")) {
-            NEEDV();
-            if (!cli_parse_num("ppl", a, v, 4, 1 << 20, &x)) return 2;
-            o->n_ctx = (int64_t)x;
-        } else if (!strcmp(a, "--chunks")) {
-            NEEDV();
-            if (!cli_parse_num("ppl", a, v, 1, 1e9, &x)) return 2;
-            o->n_chunks = (int64_t)x;
-        } else if (OPT("-b", "--batch")) {
-            NEEDV();
-            if (!cli_parse_num("ppl", a, v, 1, 1 << 20, &x)) return 2;
-            o->n_batch = (int64_t)x;
-        } else if (OPT("-t", "--threads")) {
-            NEEDV();
-            if (!cli_parse_num("ppl", a, v, 1, 1024, &x)) return 2;
-            o->threads = (int)x;
-        } else if (!strcmp(a, "--save-ref")) {
-            NEEDV();
-            o->save_ref = v;
-        } else if (!strcmp(a, "--ref")) {
-            NEEDV();
-            o->ref = v;
-        } else if (!strcmp(a, "--topk")) {
-            NEEDV();
-            if (!cli_parse_num("ppl", a, v, 1, JANG_REF_MAX_TOPK, &x)) return 2;
-            o->topk = (int)x;
-            o->topk_set = true;
-        } else if (!strcmp(a, "--tail-samples")) {
-            NEEDV();
-            if (!cli_parse_num("ppl", a, v, 0, JANG_REF_MAX_TOPK, &x)) return 2;
-            o->samples = (int)x;
-            o->topk_set = true;
-        } else {
-            fprintf(stderr, "jang ppl: unknown option '%s'\n", a);
-            usage(stderr);
-            return 2;
-        }
-#undef OPT
-#undef NEEDV
-    }
-    if (!o->model || !o->text) {
-        fprintf(stderr, "jang ppl: %s is required\n", !o->model ? "-m MODEL" : "-f TEXT");
-        usage(stderr);
-        return 2;
-    }
+    o->topk = -1, o->samples = -1; /* below their ranges: not given */
+    int rc = cli_parse(&ppl_cmd, o, argc, argv);
+    if (rc) return rc;
+    o->topk_set = o->topk >= 0 || o->samples >= 0;
+    if (o->topk < 0) o->topk = 64;
+    if (o->samples < 0) o->samples = 64;
     if (o->save_ref && o->ref) {
         fprintf(stderr, "jang ppl: --save-ref and --ref exclude each other\n");
         return 2;

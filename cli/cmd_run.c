@@ -7,7 +7,6 @@
  */
 #include "cli.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,129 +21,48 @@ typedef struct {
     jang_sampler_opts sampling;
 } run_opts;
 
-static void usage(FILE *f) {
-    fprintf(f, "usage: jang run -m MODEL -p PROMPT [options]\n"
-               "  -m, --model PATH       GGUF file or model directory (HF, JANG, MLX)\n"
-               "  -p, --prompt TEXT      the prompt\n"
-               "  -n, --n-predict N      tokens to generate (default 128)\n"
-               "      --chat             wrap the prompt in the model's chat format\n"
-               "      --system TEXT      system message for --chat (default: the template's)\n"
-               "      --raw              never apply a chat format, even with --chat\n"
-               "  -t, --threads N        threads (default: all CPUs)\n"
-               "  -c, --ctx N            context length (default: min(model, 4096))\n"
-               "      --temp T           temperature, 0 = greedy (default 0.8)\n"
-               "      --top-k K          (default 40; 0 = off)\n"
-               "      --top-p P          (default 0.95; 1 = off)\n"
-               "      --min-p P          (default 0.05; 0 = off)\n"
-               "      --repeat-penalty R (default 1.0 = off), --repeat-last-n N (default 64)\n"
-               "  -s, --seed S           sampling seed (default 24301)\n"
-               "      --no-echo          do not print the prompt\n");
-}
+#define F(field) CLI_FIELD(run_opts, field)
+static const cli_opt run_rows[] = {
+    {"model", 'm', CLI_STR, F(model), .meta = "MODEL", .required = true,
+     .help = "GGUF file or model directory (HF, JANG, MLX)"},
+    {"prompt", 'p', CLI_STR, F(prompt), .meta = "PROMPT", .required = true, .help = "the prompt"},
+    {"n-predict", 'n', CLI_INT, F(n_predict), .lo = 0, .hi = 1e9, .meta = "N",
+     .help = "tokens to generate (default 128)"},
+    {"chat", 0, CLI_FLAG, F(chat), .help = "wrap the prompt in the model's chat format"},
+    {"system", 0, CLI_STR, F(system), .meta = "TEXT",
+     .help = "system message for --chat (default: the template's)"},
+    {"raw", 0, CLI_FLAG, F(raw), .help = "never apply a chat format, even with --chat"},
+    {"threads", 't', CLI_INT, F(threads), .lo = 1, .hi = 1024, .meta = "N",
+     .help = "threads (default: all CPUs)"},
+    {"ctx", 'c', CLI_INT, F(ctx), .lo = 1, .hi = 1 << 24, .meta = "N",
+     .help = "context length (default: min(model, 4096))"},
+    {"temp", 0, CLI_NUM, F(sampling.temperature), .lo = 0, .hi = 100, .meta = "T",
+     .help = "temperature, 0 = greedy (default 0.8)"},
+    {"top-k", 0, CLI_INT, F(sampling.top_k), .lo = 0, .hi = 1e9, .meta = "K",
+     .help = "keep the K most likely tokens (default 40; 0 = off)"},
+    {"top-p", 0, CLI_NUM, F(sampling.top_p), .lo = 1e-6, .hi = 1, .meta = "P",
+     .help = "keep the likeliest tokens up to probability P (default 0.95;\n1 = off)"},
+    {"min-p", 0, CLI_NUM, F(sampling.min_p), .lo = 0, .hi = 0.999, .meta = "P",
+     .help = "drop tokens below P x the top probability (default 0.05;\n0 = off)"},
+    {"repeat-penalty", 0, CLI_NUM, F(sampling.repeat_penalty), .lo = 1e-3, .hi = 100, .meta = "R",
+     .help = "repetition penalty (default 1.0 = off)"},
+    {"repeat-last-n", 0, CLI_INT, F(sampling.repeat_last_n), .lo = 0, .hi = 1 << 20, .meta = "N",
+     .help = "tokens the repeat penalty looks back on (default 64)"},
+    {"seed", 's', CLI_INT, F(sampling.seed), .lo = 0, .hi = 1.8e19, .meta = "S",
+     .help = "sampling seed (default 24301)"},
+    {"no-echo", 0, CLI_FLAG_OFF, F(echo), .help = "do not print the prompt"},
+};
+#undef F
 
-/* Parses a number argument; returns false (after printing why) when malformed. */
-static bool parse_num(const char *opt, const char *s, double lo, double hi, double *out) {
-    char *end;
-    errno = 0;
-    double v = strtod(s ? s : "", &end);
-    if (!s || end == s || *end || errno || !(v >= lo && v <= hi)) {
-        fprintf(stderr, "jang run: %s expects a number in [%g, %g], got '%s'\n", opt, lo, hi,
-                s ? s : "");
-        return false;
-    }
-    *out = v;
-    return true;
-}
+static const cli_cmd run_cmd = {"run", "-m MODEL -p PROMPT [options]", run_rows,
+                                CLI_COUNT(run_rows), NULL};
 
 static int parse_args(int argc, char **argv, run_opts *o) {
     memset(o, 0, sizeof *o);
     o->n_predict = 128;
     o->echo = true;
     jang_sampler_opts_init(&o->sampling);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        double x;
-#define OPT(s, l) (!strcmp(a, s) || !strcmp(a, l))
-#define NEEDV()                                                                                    \
-    do {                                                                                           \
-        if (!v) {                                                                                  \
-            fprintf(stderr, "jang run: %s needs a value\n", a);                                    \
-            return 2;                                                                              \
-        }                                                                                          \
-        i++;                                                                                       \
-    } while (0)
-        if (OPT("-h", "--help")) {
-            usage(stdout);
-            return -1;
-        } else if (OPT("-m", "--model")) {
-            NEEDV();
-            o->model = v;
-        } else if (OPT("-p", "--prompt")) {
-            NEEDV();
-            o->prompt = v;
-        } else if (!strcmp(a, "--system")) {
-            NEEDV();
-            o->system = v;
-        } else if (OPT("-n", "--n-predict")) {
-            NEEDV();
-            if (!parse_num(a, v, 0, 1e9, &x)) return 2;
-            o->n_predict = (int64_t)x;
-        } else if (OPT("-t", "--threads")) {
-            NEEDV();
-            if (!parse_num(a, v, 1, 1024, &x)) return 2;
-            o->threads = (int)x;
-        } else if (OPT("-c", "--ctx")) {
-            NEEDV();
-            if (!parse_num(a, v, 1, 1 << 24, &x)) return 2;
-            o->ctx = (int64_t)x;
-        } else if (!strcmp(a, "--temp")) {
-            NEEDV();
-            if (!parse_num(a, v, 0, 100, &x)) return 2;
-            o->sampling.temperature = (float)x;
-        } else if (!strcmp(a, "--top-k")) {
-            NEEDV();
-            if (!parse_num(a, v, 0, 1e9, &x)) return 2;
-            o->sampling.top_k = (int32_t)x;
-        } else if (!strcmp(a, "--top-p")) {
-            NEEDV();
-            if (!parse_num(a, v, 1e-6, 1, &x)) return 2;
-            o->sampling.top_p = (float)x;
-        } else if (!strcmp(a, "--min-p")) {
-            NEEDV();
-            if (!parse_num(a, v, 0, 0.999, &x)) return 2;
-            o->sampling.min_p = (float)x;
-        } else if (!strcmp(a, "--repeat-penalty")) {
-            NEEDV();
-            if (!parse_num(a, v, 1e-3, 100, &x)) return 2;
-            o->sampling.repeat_penalty = (float)x;
-        } else if (!strcmp(a, "--repeat-last-n")) {
-            NEEDV();
-            if (!parse_num(a, v, 0, 1 << 20, &x)) return 2;
-            o->sampling.repeat_last_n = (int32_t)x;
-        } else if (OPT("-s", "--seed")) {
-            NEEDV();
-            if (!parse_num(a, v, 0, 1.8e19, &x)) return 2;
-            o->sampling.seed = (uint64_t)x;
-        } else if (!strcmp(a, "--chat")) {
-            o->chat = true;
-        } else if (!strcmp(a, "--raw")) {
-            o->raw = true;
-        } else if (!strcmp(a, "--no-echo")) {
-            o->echo = false;
-        } else {
-            fprintf(stderr, "jang run: unknown option '%s'\n", a);
-            usage(stderr);
-            return 2;
-        }
-#undef OPT
-#undef NEEDV
-    }
-    if (!o->model || !o->prompt) {
-        fprintf(stderr, "jang run: %s is required\n", !o->model ? "-m MODEL" : "-p PROMPT");
-        usage(stderr);
-        return 2;
-    }
-    return 0;
+    return cli_parse(&run_cmd, o, argc, argv);
 }
 
 /* The tokenizer of a model path: the GGUF's vocabulary, or tokenizer.json in the directory. */

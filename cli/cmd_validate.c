@@ -95,34 +95,25 @@ static void print_line(const char *name, bool ran, int64_t checked, int64_t fail
     printf("  [%s]\n", desc);
 }
 
-static void usage(FILE *f) {
-    fprintf(f, "usage: jang validate DIR\n"
-               "  DIR  a JANG v2 or MLX quantized model directory\n"
-               "Checks files, index, bits/group resolution, shapes, finite scales/biases, the\n"
-               "jang manifest and in_features against config.json; exit 0 when all pass.\n");
-}
+typedef struct {
+    const char *dir;
+} validate_args;
+
+static const cli_opt validate_rows[] = {
+    {"DIR", 0, CLI_POS, CLI_FIELD(validate_args, dir), .required = true,
+     .help = "a JANG v2 or MLX quantized model directory"},
+};
+
+static const cli_cmd validate_cmd = {
+    "validate", "DIR", validate_rows, CLI_COUNT(validate_rows),
+    "Checks files, index, bits/group resolution, shapes, finite scales/biases, the\n"
+    "jang manifest and in_features against config.json; exit 0 when all pass.\n"};
 
 int cmd_validate(int argc, char **argv) {
-    const char *dir = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            usage(stdout);
-            return 0;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            fprintf(stderr, "jang validate: unknown option '%s'\n", argv[i]);
-            usage(stderr);
-            return 2;
-        } else if (dir) {
-            fprintf(stderr, "jang validate: more than one DIR ('%s' and '%s')\n", dir, argv[i]);
-            return 2;
-        } else {
-            dir = argv[i];
-        }
-    }
-    if (!dir) {
-        usage(stderr);
-        return 2;
-    }
+    validate_args a = {NULL};
+    int rc = cli_parse(&validate_cmd, &a, argc, argv);
+    if (rc) return rc < 0 ? 0 : rc;
+    const char *dir = a.dir;
     jang_validate_report *rep = malloc(sizeof *rep);
     if (!rep) return cli_error("validate", JANG_E_NOMEM);
     jang_status s = jang_dir_validate(dir, rep);

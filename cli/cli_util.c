@@ -1,11 +1,9 @@
-/* eval_util.c — helpers shared by the evaluation commands (cmd_ppl.c, cmd_mmlu.c,
- * cmd_hellaswag.c): number arguments, the tokenizer of a model path, the default data folders
- * under ../shared/data, the monotonic clock of every command. Tested through tests/test_cli.c and
- * tests/test_eval.c.
+/* cli_util.c — general helpers of the jang commands: the tokenizer of a model path, the default
+ * data folders under ../shared/data, the monotonic clock, progress lines on stderr. (Options are
+ * parsed by cli_opts.c.) Tested through tests/test_cli.c and tests/test_eval.c.
  */
 #include "cli.h"
 
-#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,20 +11,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-bool cli_parse_num(const char *cmd, const char *opt, const char *s, double lo, double hi,
-                   double *out) {
-    char *end;
-    errno = 0;
-    double v = strtod(s ? s : "", &end);
-    if (!s || end == s || *end || errno || !(v >= lo && v <= hi)) {
-        fprintf(stderr, "jang %s: %s expects a number in [%g, %g], got '%s'\n", cmd, opt, lo, hi,
-                s ? s : "");
-        return false;
-    }
-    *out = v;
-    return true;
-}
 
 jang_status cli_open_tokenizer(const char *path, jang_gguf **g, jang_tokenizer **tok) {
     *g = NULL;
