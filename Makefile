@@ -19,8 +19,7 @@ WARN      = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno
 ifeq ($(WERROR),1)
 WARN     += -Werror
 endif
-# -Isrc/tokenizer: for src/model/hf_export.c, which includes "tokenizer_internal.h" by bare name
-INCLUDES  = -Iinclude -Isrc/util -Isrc/kernels -Isrc/tokenizer
+INCLUDES  = -Iinclude -Isrc/util -Isrc/kernels
 CFLAGS   ?= $(OPT) -g
 ALL_CFLAGS = $(CSTD) $(WARN) $(INCLUDES) $(CFLAGS) $(EXTRA_CFLAGS)
 LDLIBS    = -ljansson -lpcre2-8 -lutf8proc -lnettle -lm -lpthread

@@ -226,7 +226,7 @@ jang_status jang_matmul_isa(jang_pool *pool, jang_isa isa, const jang_weight *w,
     matmul_ctx c = {.pool = pool, .job = &job, .scratch = jang_kernel_scratch_bytes(w)};
     if (!jang_pool_reserve(pool, c.scratch)) return JANG_E_NOMEM;
     if (w->kind == JANG_WK_AFFINE) {
-        JANG_ASSERT(w->bits >= 2 && w->bits <= 8 && k->affine[w->bits].rows);
+        JANG_ASSERT(w->bits >= 2 && w->bits <= JANG_AFFINE_MAX_BITS && k->affine[w->bits].rows);
         JANG_ASSERT(w->group > 0 && w->cols % w->group == 0);
         c.rows = k->affine[w->bits].rows;
         c.prep = k->affine[w->bits].prep;

@@ -12,7 +12,7 @@
  * JANG_E_UNSUPPORTED. Checked by tests/test_convert.c (our runtime reads the files back) and
  * tools/check_tokenizer_export.py (HF tokenizers vs our GGUF tokenizer on text samples).
  */
-#include "tokenizer_internal.h"
+#include "../tokenizer/tokenizer_internal.h"
 #include "util.h"
 
 #include <jansson.h>
