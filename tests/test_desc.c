@@ -1,8 +1,10 @@
 /* test_desc.c — model descriptions from config.json (oracle: transformers' AutoConfig, goldens in
  * tests/data/configs/<name>/expected.json by tools/gen_hf_configs.py), GGUF -> HF names (oracle:
- * gguf-py's TensorNameMap, tests/data/gguf_names.tsv by tools/gen_gguf_names.py) and the Q/K
- * un-permutation. */
+ * gguf-py's TensorNameMap, tests/data/gguf_names.tsv by tools/gen_gguf_names.py), the traits
+ * rows of src/model/arch.c against that mapping, and the Q/K un-permutation. */
 #include "test.h"
+
+#include "../src/model/arch.h"
 
 #include <dirent.h>
 #include <jansson.h>
@@ -181,6 +183,96 @@ TEST(gguf_names_unknown) {
     char tiny[8];
     CHECK(jang_gguf_map_name(JANG_ARCH_LLAMA, "blk.0.attn_q.weight", tiny, sizeof tiny, NULL) ==
           JANG_E_ARG);
+}
+
+/* Problems of a traits row as architecture a's row: names and facts present, every tensor's GGUF
+ * name mapping (jang_gguf_map_name) to its HF name with its fix-up, its HF name finding it back,
+ * no HF or GGUF name twice, norm fix-ups agreeing with norm_offset. Returns the count; the first
+ * problem goes to why. */
+static int row_problems(jang_arch a, const jang_arch_traits *t, char *why, size_t cap) {
+    int bad = 0;
+#define PROBLEM(...) (bad++ ? 0 : snprintf(why, cap, __VA_ARGS__))
+    const char *an = jang_arch_name(a);
+    if (t->arch != a) PROBLEM("%s: row of %s", an, jang_arch_name(t->arch));
+    if (!t->globals || t->n_globals <= 0 || !t->layer || t->n_layer <= 0)
+        return PROBLEM("%s: no tensors", an), bad;
+    if (!t->hf_types[0] || !t->hf_class || !t->gguf_name || !t->hf_prefix || !t->layer_prefix)
+        return PROBLEM("%s: a name is missing", an), bad;
+    for (int i = 0; i < 3 && t->hf_types[i]; i++)
+        if (jang_arch_from_hf_type(t->hf_types[i]) != a)
+            PROBLEM("%s: model_type %s reads as %s", an, t->hf_types[i],
+                    jang_arch_name(jang_arch_from_hf_type(t->hf_types[i])));
+    jang_arch ga = jang_arch_from_gguf_name(t->gguf_name, t->moe);
+    if (ga != a && strcmp(jang_arch_traits_of(ga)->gguf_name, t->gguf_name))
+        PROBLEM("%s: GGUF name %s reads as %s", an, t->gguf_name, jang_arch_name(ga));
+    if (strncmp(t->layer_prefix, t->hf_prefix, strlen(t->hf_prefix)))
+        PROBLEM("%s: layer prefix %s outside %s", an, t->layer_prefix, t->hf_prefix);
+    for (int in_layer = 0; in_layer < 2; in_layer++) {
+        const jang_arch_tensor *v = in_layer ? t->layer : t->globals;
+        int n = in_layer ? t->n_layer : t->n_globals;
+        for (int i = 0; i < n; i++) {
+            const jang_arch_tensor *x = &v[i];
+            char g[160], want[192], got[192];
+            snprintf(g, sizeof g, "%s%s", in_layer ? "blk.7." : "", x->gguf);
+            snprintf(want, sizeof want, "%s%s%s", in_layer ? t->layer_prefix : "",
+                     in_layer ? "7." : "", x->hf);
+            jang_gguf_fix fix;
+            if (jang_gguf_map_name(a, g, got, sizeof got, &fix) != JANG_OK)
+                PROBLEM("%s %s: %s", an, g, jang_last_error());
+            else if (strcmp(got, want))
+                PROBLEM("%s %s -> %s, row says %s", an, g, got, want);
+            else if (fix != x->fix)
+                PROBLEM("%s %s: fix %s, row says %s", an, g, jang_gguf_fix_name(fix),
+                        jang_gguf_fix_name(x->fix));
+            if (jang_arch_find_hf(t, x->hf, in_layer) != x)
+                PROBLEM("%s %s: HF name finds another tensor", an, x->hf);
+            for (int j = 0; j < i; j++)
+                if (!strcmp(v[j].hf, x->hf) || !strcmp(v[j].gguf, x->gguf))
+                    PROBLEM("%s: %s / %s twice", an, x->hf, x->gguf);
+            if ((unsigned)x->role >= JANG_ROLE_COUNT ||
+                (x->shape[0] == JANG_DIM_NONE && x->shape[1] == JANG_DIM_NONE))
+                PROBLEM("%s %s: role or shape missing", an, x->hf);
+            bool norm = strstr(x->hf, "norm") != NULL;
+            if (norm && (x->fix == JANG_GGUF_FIX_MINUS_ONE) != (t->norm_offset == 1.0f))
+                PROBLEM("%s %s: norm fix-up %s with norm offset %g", an, x->hf,
+                        jang_gguf_fix_name(x->fix), t->norm_offset);
+        }
+    }
+#undef PROBLEM
+    return bad;
+}
+
+TEST(arch_rows_match_gguf_names) {
+    char why[1024];
+    for (int a = 1; a < JANG_ARCH_COUNT; a++) {
+        const jang_arch_traits *t = jang_arch_traits_of((jang_arch)a);
+        int n = row_problems((jang_arch)a, t, why, sizeof why);
+        CHECK_MSG(n == 0, "%d problem(s), first: %s", n, why);
+    }
+    const jang_arch_traits *u = jang_arch_traits_of(JANG_ARCH_UNKNOWN);
+    CHECK(u->n_layer == 0 && u->n_globals == 0 && !u->runs);
+    char out[64];
+    CHECK(jang_gguf_map_name(JANG_ARCH_UNKNOWN, "blk.0.attn_q.weight", out, sizeof out, NULL) ==
+          JANG_E_NOTFOUND);
+    /* the check catches broken rows: an HF name twice, a GGUF name the mapping does not know, a
+     * fix-up the mapping does not apply */
+    jang_arch_traits bad = *jang_arch_traits_of(JANG_ARCH_QWEN2);
+    jang_arch_tensor layer[32];
+    REQUIRE(bad.n_layer <= 32);
+    memcpy(layer, bad.layer, (size_t)bad.n_layer * sizeof *layer);
+    bad.layer = layer;
+    layer[3].hf = layer[2].hf;
+    CHECK(row_problems(JANG_ARCH_QWEN2, &bad, why, sizeof why) > 0);
+    memcpy(layer, jang_arch_traits_of(JANG_ARCH_QWEN2)->layer, sizeof layer[0] * bad.n_layer);
+    layer[0].gguf = "attn_mystery.weight";
+    CHECK(row_problems(JANG_ARCH_QWEN2, &bad, why, sizeof why) > 0 && strstr(why, "mystery"));
+    memcpy(layer, jang_arch_traits_of(JANG_ARCH_QWEN2)->layer, sizeof layer[0] * bad.n_layer);
+    layer[2].fix = JANG_GGUF_FIX_UNPERMUTE_Q;
+    CHECK(row_problems(JANG_ARCH_QWEN2, &bad, why, sizeof why) > 0 && strstr(why, "fix"));
+    memcpy(layer, jang_arch_traits_of(JANG_ARCH_QWEN2)->layer, sizeof layer[0] * bad.n_layer);
+    CHECK(row_problems(JANG_ARCH_QWEN2, &bad, why, sizeof why) == 0);
+    /* one row is missing: a row for another architecture */
+    CHECK(row_problems(JANG_ARCH_QWEN3, &bad, why, sizeof why) > 0);
 }
 
 TEST(unpermute_rows_inverts_llama_cpp_permute) {

@@ -1,9 +1,11 @@
 /* desc.c — the model description (jang_model_desc) from a Hugging Face config.json or from GGUF
  * metadata. Both sources land in one struct that describes the model in HF layout (after
  * jang_gguf_map_name and its fix-ups), so RoPE pairing is NeoX/rotate_half for every supported
- * architecture. Missing keys take the defaults of the transformers config class of that
- * architecture. Tested by tests/test_desc.c (fixture configs and GGUF files in tests/data).
+ * architecture. Which architecture a model_type or GGUF name is, its facts and the defaults of
+ * its transformers config class for missing keys come from its traits row (arch.c). Tested by
+ * tests/test_desc.c (fixture configs and GGUF files in tests/data).
  */
+#include "arch.h"
 #include "util.h"
 
 #include <jansson.h>
@@ -39,53 +41,19 @@ static void desc_init(jang_model_desc *d) {
     d->eos_token_id = -1;
 }
 
-/* Per-architecture defaults that differ from the common ones (transformers config classes). */
+/* The architecture's facts, and its config class's defaults for keys a config may leave out. */
 static void desc_arch_defaults(jang_model_desc *d) {
-    d->norm_eps = 1e-6;
-    switch (d->arch) {
-    case JANG_ARCH_GEMMA:
-    case JANG_ARCH_GEMMA2:
-    case JANG_ARCH_GEMMA3:
-        d->tied_embeddings = true;
-        break;
-    case JANG_ARCH_MAMBA:
-        d->tied_embeddings = true;
-        d->norm_eps = 1e-5;
-        break;
-    case JANG_ARCH_PHI3:
-        d->norm_eps = 1e-5;
-        break;
-    case JANG_ARCH_MIXTRAL:
-        d->rope_theta = 1e6;
-        d->n_experts = 8;
-        d->n_experts_used = 2;
-        break;
-    case JANG_ARCH_QWEN2:
-        d->attn_bias = true;
-        break;
-    case JANG_ARCH_QWEN3:
-    case JANG_ARCH_QWEN3_MOE:
-        d->qk_norm = true;
-        break;
-    default:
-        break;
-    }
+    const jang_arch_traits *t = jang_arch_traits_of(d->arch);
+    d->norm_eps = t->hf_defaults.norm_eps;
+    d->rope_theta = t->hf_defaults.rope_theta;
+    d->tied_embeddings = t->hf_defaults.tied_embeddings;
+    d->n_experts = t->hf_defaults.n_experts;
+    d->n_experts_used = t->hf_defaults.n_experts_used;
+    d->attn_bias = t->attn_bias;
+    d->qk_norm = t->qk_norm;
 }
 
 /* ---- Hugging Face config.json ------------------------------------------------------------ */
-
-static const struct {
-    const char *model_type;
-    jang_arch arch;
-} hf_types[] = {
-    {"llama", JANG_ARCH_LLAMA},         {"mistral", JANG_ARCH_MISTRAL},
-    {"qwen2", JANG_ARCH_QWEN2},         {"qwen3", JANG_ARCH_QWEN3},
-    {"qwen2_moe", JANG_ARCH_QWEN2_MOE}, {"qwen3_moe", JANG_ARCH_QWEN3_MOE},
-    {"mixtral", JANG_ARCH_MIXTRAL},     {"gemma", JANG_ARCH_GEMMA},
-    {"gemma2", JANG_ARCH_GEMMA2},       {"gemma3", JANG_ARCH_GEMMA3},
-    {"gemma3_text", JANG_ARCH_GEMMA3},  {"phi3", JANG_ARCH_PHI3},
-    {"mamba", JANG_ARCH_MAMBA},
-};
 
 typedef struct {
     const char *file;
@@ -188,10 +156,10 @@ static jang_status hf_rope(const hf_cfg *c, jang_model_desc *d, double *partial)
 
 /* Checks the invariants every consumer relies on. */
 static jang_status desc_validate(const char *src, jang_model_desc *d) {
-    if (d->arch == JANG_ARCH_MAMBA) {
+    if (jang_arch_traits_of(d->arch)->ssm) {
         if (d->n_layers <= 0 || d->dim <= 0 || d->vocab_size <= 0)
-            return jang_fail(JANG_E_FORMAT, "%s: mamba model needs layers, hidden size, vocab",
-                             src);
+            return jang_fail(JANG_E_FORMAT, "%s: %s model needs layers, hidden size, vocab", src,
+                             jang_arch_name(d->arch));
         return JANG_OK;
     }
     if (d->n_layers <= 0 || d->dim <= 0 || d->n_heads <= 0)
@@ -256,8 +224,7 @@ jang_status jang_desc_from_hf_config(const char *path, jang_model_desc *out) {
         s = jang_fail(JANG_E_FORMAT, "%s: no \"model_type\"", file);
         goto done;
     }
-    for (size_t i = 0; i < sizeof hf_types / sizeof hf_types[0]; i++)
-        if (!strcmp(model_type, hf_types[i].model_type)) out->arch = hf_types[i].arch;
+    out->arch = jang_arch_from_hf_type(model_type);
     if (out->arch == JANG_ARCH_UNKNOWN) {
         char buf[80];
         s = jang_fail(JANG_E_UNSUPPORTED, "%s: unsupported model_type \"%s\"", file,
@@ -296,15 +263,11 @@ jang_status jang_desc_from_hf_config(const char *path, jang_model_desc *out) {
         s = jang_fail(JANG_E_FORMAT, "%s: partial_rotary_factor %g out of (0, 1]", file, partial);
         goto done;
     }
-    if (out->arch == JANG_ARCH_MISTRAL || out->arch == JANG_ARCH_MIXTRAL ||
-        out->arch == JANG_ARCH_GEMMA2 || out->arch == JANG_ARCH_GEMMA3) {
-        if ((s = cfg_int(&c, "sliding_window", 0, &out->sliding_window))) goto done;
-    } else if (out->arch == JANG_ARCH_QWEN2 || out->arch == JANG_ARCH_QWEN3) {
-        bool use_sw = false;
-        if ((s = cfg_bool(&c, "use_sliding_window", &use_sw))) goto done;
-        if (use_sw && (s = cfg_int(&c, "sliding_window", 0, &out->sliding_window))) goto done;
-    }
-    if (out->arch == JANG_ARCH_MAMBA) {
+    const jang_arch_traits *t = jang_arch_traits_of(out->arch);
+    bool use_sw = t->swa == JANG_SWA_KEY;
+    if (t->swa == JANG_SWA_USE_FLAG && (s = cfg_bool(&c, "use_sliding_window", &use_sw))) goto done;
+    if (use_sw && (s = cfg_int(&c, "sliding_window", 0, &out->sliding_window))) goto done;
+    if (t->ssm) {
         int64_t expand = 2;
         out->ssm_d_state = 16;
         out->ssm_d_conv = 4;
@@ -336,17 +299,6 @@ done:
 
 /* ---- GGUF metadata ------------------------------------------------------------------------ */
 
-static const struct {
-    const char *name;
-    jang_arch arch;
-} gguf_archs[] = {
-    {"llama", JANG_ARCH_LLAMA},        {"qwen2", JANG_ARCH_QWEN2},
-    {"qwen3", JANG_ARCH_QWEN3},        {"qwen2moe", JANG_ARCH_QWEN2_MOE},
-    {"qwen3moe", JANG_ARCH_QWEN3_MOE}, {"gemma", JANG_ARCH_GEMMA},
-    {"gemma2", JANG_ARCH_GEMMA2},      {"gemma3", JANG_ARCH_GEMMA3},
-    {"phi3", JANG_ARCH_PHI3},          {"mamba", JANG_ARCH_MAMBA},
-};
-
 static bool gg_i64(const jang_gguf *g, const char *arch, const char *key, int64_t *out) {
     char k[160];
     snprintf(k, sizeof k, "%s.%s", arch, key);
@@ -365,8 +317,7 @@ jang_status jang_desc_from_gguf(const jang_gguf *g, jang_model_desc *out) {
     const char *an = jang_gguf_get_str(g, "general.architecture");
     if (!an) return jang_fail(JANG_E_FORMAT, "%s: no general.architecture", file);
     snprintf(out->arch_name, sizeof out->arch_name, "%s", an);
-    for (size_t i = 0; i < sizeof gguf_archs / sizeof gguf_archs[0]; i++)
-        if (!strcmp(an, gguf_archs[i].name)) out->arch = gguf_archs[i].arch;
+    out->arch = jang_arch_from_gguf_name(an, false);
     if (out->arch == JANG_ARCH_UNKNOWN) {
         char buf[80];
         return jang_fail(JANG_E_UNSUPPORTED, "%s: unsupported architecture \"%s\"", file,
@@ -399,7 +350,8 @@ jang_status jang_desc_from_gguf(const jang_gguf *g, jang_model_desc *out) {
     gg_i64(g, an, "ssm.conv_kernel", &out->ssm_d_conv);
     gg_i64(g, an, "ssm.inner_size", &out->ssm_d_inner);
     gg_i64(g, an, "ssm.time_step_rank", &out->ssm_dt_rank);
-    if (out->arch == JANG_ARCH_LLAMA && out->n_experts > 0) out->arch = JANG_ARCH_MIXTRAL;
+    /* one GGUF name for a dense and a MoE row ("llama": Llama, Mixtral): experts decide */
+    out->arch = jang_arch_from_gguf_name(an, out->n_experts > 0);
 
     const char *rs = NULL;
     char k[160];

@@ -2,7 +2,9 @@
  * description, tokenizer.json + tokenizer_config.json from the GGUF tokenizer metadata, so a
  * converted GGUF model loads in transformers / mlx-lm (and in our runtime, which reads them back).
  *
- * config.json: the transformers config class fields of llama / mistral / qwen2 / qwen3 (dense).
+ * config.json: the transformers config class fields of llama / mistral / qwen2 / qwen3 (dense);
+ * model_type, class, the facts checked and the per-architecture keys come from the traits row
+ * (arch.c: hf_types, hf_class, attn_bias, qk_norm, swa, hf_export).
  * tokenizer.json: byte-level BPE ("gpt2" GGUF tokenizers) whose pre-tokenizer is llama.cpp's
  * regex list for tokenizer.ggml.pre, written as a Sequence of Split(Regex, Isolated) steps and a
  * ByteLevel step without regex: the same pieces llama.cpp (and our GGUF tokenizer) cut. Qwen2's
@@ -13,6 +15,7 @@
  * tools/check_tokenizer_export.py (HF tokenizers vs our GGUF tokenizer on text samples).
  */
 #include "../tokenizer/tokenizer_internal.h"
+#include "arch.h"
 #include "util.h"
 
 #include <jansson.h>
@@ -78,29 +81,21 @@ static json_t *rope_scaling_json(const jang_model_desc *d, jang_status *st) {
 
 jang_status jang_desc_to_hf_config(const jang_model_desc *d, const char *torch_dtype, char **out) {
     *out = NULL;
-    const char *type, *cls;
-    switch (d->arch) {
-    case JANG_ARCH_LLAMA:
-        type = "llama", cls = "LlamaForCausalLM";
-        break;
-    case JANG_ARCH_MISTRAL:
-        type = "mistral", cls = "MistralForCausalLM";
-        break;
-    case JANG_ARCH_QWEN2:
-        type = "qwen2", cls = "Qwen2ForCausalLM";
-        break;
-    case JANG_ARCH_QWEN3:
-        type = "qwen3", cls = "Qwen3ForCausalLM";
-        break;
-    default:
+    const jang_arch_traits *t = jang_arch_traits_of(d->arch);
+    if (!t->hf_export.supported) {
+        char list[128] = "";
+        for (int a = 0; a < JANG_ARCH_COUNT; a++)
+            if (jang_arch_traits_of((jang_arch)a)->hf_export.supported)
+                snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", *list ? ", " : "",
+                         jang_arch_traits_of((jang_arch)a)->hf_types[0]);
         return jang_fail(JANG_E_UNSUPPORTED,
-                         "writing config.json for a %s model is not supported (llama, mistral, "
-                         "qwen2, qwen3)",
-                         jang_arch_name(d->arch));
+                         "writing config.json for a %s model is not supported (%s)",
+                         jang_arch_name(d->arch), list);
     }
-    if (d->arch == JANG_ARCH_QWEN2 && !d->attn_bias)
-        return jang_fail(JANG_E_UNSUPPORTED, "a qwen2 model without attention biases");
-    if ((d->arch == JANG_ARCH_QWEN3) != d->qk_norm)
+    const char *type = t->hf_types[0], *cls = t->hf_class;
+    if (t->attn_bias && !d->attn_bias)
+        return jang_fail(JANG_E_UNSUPPORTED, "a %s model without attention biases", type);
+    if (t->qk_norm != d->qk_norm)
         return jang_fail(JANG_E_UNSUPPORTED, "%s model %s q/k norms", type,
                          d->qk_norm ? "with" : "without");
     jang_status st;
@@ -124,25 +119,32 @@ jang_status jang_desc_to_hf_config(const jang_model_desc *d, const char *torch_d
     json_object_set_new(c, "rope_theta", f32_real(d->rope_theta));
     json_object_set_new(c, "rope_scaling", rs);
     json_object_set_new(c, "tie_word_embeddings", json_boolean(d->tied_embeddings));
-    json_object_set_new(c, "hidden_act", json_string("silu"));
-    if (d->arch == JANG_ARCH_LLAMA || d->arch == JANG_ARCH_QWEN3) {
+    json_object_set_new(c, "hidden_act",
+                        json_string(t->act == JANG_ACT_GELU_TANH ? "gelu_pytorch_tanh" : "silu"));
+    if (t->hf_export.attention_bias_key) {
         json_object_set_new(c, "attention_bias", json_boolean(d->attn_bias));
-        if (d->arch == JANG_ARCH_LLAMA) json_object_set_new(c, "mlp_bias", json_false());
-    } else if (d->attn_bias && d->arch != JANG_ARCH_QWEN2) {
+        if (t->hf_export.mlp_bias_key) json_object_set_new(c, "mlp_bias", json_false());
+    } else if (d->attn_bias && !t->attn_bias) {
         json_decref(c);
         return jang_fail(JANG_E_UNSUPPORTED, "a %s model with attention biases", type);
     }
-    if (d->arch == JANG_ARCH_MISTRAL) {
-        json_object_set_new(c, "sliding_window",
-                            d->sliding_window > 0 ? json_integer(d->sliding_window) : json_null());
-    } else if (d->arch == JANG_ARCH_QWEN2 || d->arch == JANG_ARCH_QWEN3) {
+    json_t *window = d->sliding_window > 0 ? json_integer(d->sliding_window) : json_null();
+    switch (t->swa) {
+    case JANG_SWA_USE_FLAG:
         json_object_set_new(c, "use_sliding_window", json_boolean(d->sliding_window > 0));
-        json_object_set_new(c, "sliding_window",
-                            d->sliding_window > 0 ? json_integer(d->sliding_window) : json_null());
+        json_object_set_new(c, "sliding_window", window);
         json_object_set_new(c, "max_window_layers", json_integer(d->n_layers));
-    } else if (d->sliding_window > 0) {
-        json_decref(c);
-        return jang_fail(JANG_E_UNSUPPORTED, "a llama model with a sliding window");
+        break;
+    case JANG_SWA_KEY:
+        json_object_set_new(c, "sliding_window", window);
+        break;
+    case JANG_SWA_NONE:
+        json_decref(window);
+        if (d->sliding_window > 0) {
+            json_decref(c);
+            return jang_fail(JANG_E_UNSUPPORTED, "a %s model with a sliding window", type);
+        }
+        break;
     }
     json_object_set_new(c, "attention_dropout", json_real(0.0));
     json_object_set_new(c, "initializer_range", json_real(0.02));
