@@ -3,6 +3,7 @@
 #   make test       unit/golden tests (no network, no Python); last line "N passed, N failed"
 #   make bench      benchmark programs in build/bench/ (bench/*.c; each header says how to run it)
 #   make asan       the same tests under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make tsan       the threaded tests (contexts, batched decode, pool) under ThreadSanitizer
 #   make fuzz       libFuzzer targets (clang), each for FUZZ_SECONDS (default 60)
 #   make check-models  heavier checks on the real models fetched by scripts/fetch-models
 #   make check-deps    the folder dependency rules (scripts/check-deps)
@@ -41,7 +42,7 @@ CLI_OBJ   = $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ  = $(TEST_SRC:%.c=$(BUILD)/%.o)
 BENCH_BIN = $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all test bench asan fuzz fuzz-smoke check-models check-deps clean format format-check
+.PHONY: all test bench asan tsan fuzz fuzz-smoke check-models check-deps clean format format-check
 all: $(BUILD)/jang $(BUILD)/jang-tests
 
 $(BUILD)/%.o: %.c
@@ -90,6 +91,14 @@ asan:
 	$(MAKE) BUILD=build-asan OPT=-O1 \
 	  EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
 
+# The tests that run threads (contexts in parallel, batched decode, the worker pool) under
+# ThreadSanitizer; TSAN_T picks them by name.
+TSAN_T ?= context
+tsan:
+	$(MAKE) BUILD=build-tsan OPT=-O1 EXTRA_CFLAGS="-fsanitize=thread -fno-omit-frame-pointer" \
+	  build-tsan/jang-tests
+	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ./build-tsan/jang-tests $(TSAN_T)
+
 # ---- fuzzing (clang + libFuzzer) -----------------------------------------------------------
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
@@ -136,7 +145,7 @@ format-check:
 	clang-format --dry-run -Werror $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) $(FUZZ_SRC) include/jang.h src/*/*.h tests/*.h
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-tsan build-fuzz
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BENCH_BIN:=.d)
 
