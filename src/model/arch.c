@@ -98,7 +98,9 @@ static const jang_arch_tensor dense_globals[] = {
         T_(W_DOWN, "mlp.down_proj.weight", "ffn_down.weight", ALWAYS, MODEL, FFN),                 \
         TF_(BQ, "self_attn.q_proj.bias", "attn_q.bias", ATTN_BIAS, Q, NONE, QF),                   \
         TF_(BK, "self_attn.k_proj.bias", "attn_k.bias", ATTN_BIAS, KV, NONE, KF),                  \
-        T_(BV, "self_attn.v_proj.bias", "attn_v.bias", ATTN_BIAS, KV, NONE),                       \
+        T_(BV, "self_attn.v_proj.bias", "attn_v.bias", ATTN_BIAS, KV,                              \
+           NONE), /* Llama's attention_bias also biases o_proj; Qwen2's biases stop at v */        \
+        T_(BO, "self_attn.o_proj.bias", "attn_output.bias", OPTIONAL, MODEL, NONE),                \
         T_(Q_NORM, "self_attn.q_norm.weight", "attn_q_norm.weight", QK_NORM, HEAD, NONE),          \
         T_(K_NORM, "self_attn.k_norm.weight", "attn_k_norm.weight", QK_NORM, HEAD, NONE)
 static const jang_arch_tensor dense_layer[] = {DENSE_LAYER(NONE, NONE)};

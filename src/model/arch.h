@@ -26,6 +26,7 @@
     X(BQ, "query bias")                                                                            \
     X(BK, "key bias")                                                                              \
     X(BV, "value bias")                                                                            \
+    X(BO, "attention output bias")                                                                 \
     X(Q_NORM, "per-head query norm")                                                               \
     X(K_NORM, "per-head key norm")                                                                 \
     X(POST_ATTN_NORM, "norm of the attention output (Gemma 2/3)")                                  \

@@ -105,7 +105,7 @@ jang_status jang_forward_seqs(jang_context *const *ctx, int n_seqs, const int32_
         DO(B->rope(be, c->k, nt, d->n_kv_heads, hd, c->pos, &rope));
         DO(B->kv_store(be, c->k, c->v, kvd, seqs, n_seqs));
         DO(B->attention(be, c->q, seqs, n_seqs, &attn, c->att));
-        DO(B->matmul(be, &L->w[JANG_ROLE_WO], c->att, nt, NULL, c->xb, inv));
+        DO(B->matmul(be, &L->w[JANG_ROLE_WO], c->att, nt, L->v[JANG_ROLE_BO], c->xb, inv));
         DO(B->add(be, c->x, c->xb, nt * dim));
         /* feed-forward block */
         DO(B->rmsnorm(be, c->xb, c->x, L->v[JANG_ROLE_FFN_NORM], nt, dim, eps, off));
