@@ -1,7 +1,11 @@
-/* cmd_bench.c — `jang bench -m MODEL [-m MODEL ...] [-p 512] [-n 128] [-r 5] [-t N]`: whole-model
- * speed in llama-bench's terms (DESIGN.md §8), so the two tools' tables can be set side by side:
+/* cmd_bench.c — `jang bench -m MODEL [-m MODEL ...] [-p 512] [-n 128] [-r 5] [-t N] [--parallel
+ * P]`: whole-model speed in llama-bench's terms (DESIGN.md §8), so the two tools' tables can be set
+ * side by side:
  *   ppP   one forward pass over a P-token prompt from an empty cache (logits of the last token);
- *   tgN   N single-token forward passes from an empty cache (logits of every step).
+ *   tgN   N single-token forward passes from an empty cache (logits of every step);
+ *   tgN xP  (--parallel P > 1) P sequences on one loaded model, each in its own context, decoded
+ *         together: N batched steps (jang_decode_batch) of one token per sequence; t/s is the
+ *         aggregate (P * N tokens over the time), what a server decoding P requests gets.
  * Each test runs once to warm up, then -r times; the table gives the median tokens/s and the
  * spread (sample standard deviation, llama-bench's "±") with min and max, and for tg the weight
  * bytes read per second (jang_model_weight_bytes × tokens/s: what the decode step streams from
@@ -20,7 +24,7 @@
 
 typedef struct {
     cli_strs models;
-    int threads, runs;
+    int threads, runs, parallel;
     int64_t pp, tg;
 } bench_opts;
 
@@ -36,6 +40,8 @@ static const cli_opt bench_rows[] = {
      .help = "runs per test after one warm-up (default 5)"},
     {"threads", 't', CLI_INT, F(threads), .lo = 1, .hi = 1024, .meta = "N",
      .help = "threads (default: all CPUs)"},
+    {"parallel", 0, CLI_INT, F(parallel), .lo = 1, .hi = 256, .meta = "P",
+     .help = "also decode P sequences together (batched decode; aggregate t/s) (default 1)"},
 };
 #undef F
 
@@ -47,7 +53,7 @@ static const cli_cmd bench_cmd = {
 
 static int parse_args(int argc, char **argv, bench_opts *o) {
     memset(o, 0, sizeof *o);
-    o->runs = 5, o->pp = 512, o->tg = 128;
+    o->runs = 5, o->pp = 512, o->tg = 128, o->parallel = 1;
     int rc = cli_parse(&bench_cmd, o, argc, argv);
     if (rc) return rc;
     if (!o->pp && !o->tg) {
@@ -79,7 +85,46 @@ static void report(const char *model, double wmb, int threads, const char *test,
     fflush(stdout);
 }
 
-/* One model: open, warm up and time pp then tg. */
+/* tgN xP: P contexts (the first, cx, runs the steps on its threads; the others hold their KV
+ * caches) decoded together, N batched steps of one token each; aggregate t/s. */
+static jang_status bench_parallel(const bench_opts *o, const jang_model *m, jang_context *cx,
+                                  const int32_t *ids, const char *name, int threads, double *tps) {
+    const int P = o->parallel;
+    const int64_t V = jang_model_get_desc(m)->vocab_size;
+    jang_context **c = calloc((size_t)P, sizeof *c);
+    int32_t *tok = malloc((size_t)P * sizeof *tok);
+    int64_t *pos = malloc((size_t)P * sizeof *pos);
+    float *logits = malloc((size_t)P * (size_t)V * sizeof(float));
+    jang_status s = c && tok && pos && logits ? JANG_OK : JANG_E_NOMEM;
+    jang_context_opts co;
+    jang_context_opts_init(&co);
+    co.n_threads = 1; /* only cx's threads run */
+    co.max_ctx = o->tg + 1;
+    if (c) c[0] = cx;
+    for (int i = 1; i < P && !s; i++)
+        s = jang_context_init(m, &co, &c[i]);
+    for (int k = -1; k < o->runs && !s; k++) { /* k = -1: warm-up */
+        double t0 = cli_now_s();
+        for (int64_t step = 0; step < o->tg && !s; step++) {
+            for (int i = 0; i < P; i++) /* a different token per sequence */
+                tok[i] = ids[(step + 7 * i) % o->tg], pos[i] = step;
+            s = jang_decode_batch(c, P, tok, pos, logits);
+        }
+        if (k >= 0) tps[k] = (double)(P * o->tg) / (cli_now_s() - t0);
+    }
+    if (!s) {
+        char test[48];
+        snprintf(test, sizeof test, "tg%lld x%d", (long long)o->tg, P);
+        double wbytes = (double)jang_model_weight_bytes(m);
+        report(name, wbytes / 1e6, threads, test, tps, o->runs, wbytes / P);
+    }
+    for (int i = 1; c && i < P; i++)
+        jang_context_free(c[i]);
+    free(c), free(tok), free(pos), free(logits);
+    return s;
+}
+
+/* One model: open, warm up and time pp then tg (then tg xP with --parallel). */
 static int bench_model(const bench_opts *o, const char *path, bool *header) {
     jang_context_opts co;
     jang_context_opts_init(&co);
@@ -140,6 +185,7 @@ static int bench_model(const bench_opts *o, const char *path, bool *header) {
         }
         if (!s) report(name, wbytes / 1e6, threads, test, tps, o->runs, wbytes);
     }
+    if (o->parallel > 1 && o->tg > 0 && !s) s = bench_parallel(o, m, cx, ids, name, threads, tps);
     free(tps), free(ids), free(logits);
     jang_context_free(cx);
     jang_model_close(m);

@@ -119,4 +119,14 @@ TEST(cli_bench) {
     REQUIRE(run_jang("bench -m /nonexistent/m.gguf", &r));
     CHECK_EQ_INT(r.status, 1);
     CHECK_HAS(r.err, "/nonexistent/m.gguf");
+    /* --parallel 3: a tg4 x3 row (aggregate of 3 sequences decoded together), no pp row */
+    snprintf(args, sizeof args, "bench -m %s/tiny-llama.gguf -p 0 -n 4 -r 2 -t 2 --parallel 3",
+             test_data_path("models"));
+    REQUIRE(run_jang(args, &r));
+    CHECK_EQ_INT(r.status, 0);
+    CHECK_HAS(r.out, "| tiny-llama.gguf | 0.1 | 2 | tg4 | ");
+    CHECK_HAS(r.out, "| tiny-llama.gguf | 0.1 | 2 | tg4 x3 | ");
+    CHECK(strstr(r.out, "pp") == NULL);
+    REQUIRE(run_jang("bench -m x --parallel 0", &r));
+    CHECK_EQ_INT(r.status, 2);
 }
