@@ -11,11 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 typedef struct {
     const char *model, *text, *save_ref, *ref;
     int64_t n_ctx, n_chunks, n_batch;
-    int threads;
+    int threads, parallel;
     int topk, samples;
     bool topk_set;
 } ppl_opts;
@@ -33,7 +34,10 @@ static const cli_opt ppl_rows[] = {
     {"batch", 'b', CLI_INT, F(n_batch), .lo = 1, .hi = 1 << 20, .meta = "N",
      .help = "tokens per forward call (default: the chunk)"},
     {"threads", 't', CLI_INT, F(threads), .lo = 1, .hi = 1024, .meta = "N",
-     .help = "threads (default: all CPUs)"},
+     .help = "threads (default: all CPUs), shared by the --parallel contexts"},
+    {"parallel", 0, CLI_INT, F(parallel), .lo = 1, .hi = 64, .meta = "P",
+     .help = "P chunks at once, one context each on the one loaded model\n"
+             "(default 1; the numbers do not change)"},
     {"save-ref", 0, CLI_STR, F(save_ref), .meta = "FILE",
      .help = "save this run as a reference (top-k log-probs + tail mass)"},
     {"topk", 0, CLI_INT, F(topk), .lo = 1, .hi = JANG_REF_MAX_TOPK, .meta = "K",
@@ -52,6 +56,7 @@ static const cli_cmd ppl_cmd = {"ppl", "-m MODEL -f TEXT [options]", ppl_rows, C
 static int parse_args(int argc, char **argv, ppl_opts *o) {
     memset(o, 0, sizeof *o);
     o->n_ctx = 512;
+    o->parallel = 1;
     o->topk = -1, o->samples = -1; /* below their ranges: not given */
     int rc = cli_parse(&ppl_cmd, o, argc, argv);
     if (rc) return rc;
@@ -125,7 +130,7 @@ int cmd_ppl(int argc, char **argv) {
     jang_gguf *g = NULL;
     jang_tokenizer *tok = NULL;
     jang_model *m = NULL;
-    jang_context *cx = NULL;
+    jang_context *cxs[64] = {0}; /* --parallel's contexts */
     jang_ref *ref = NULL;
     jang_ref_writer *w = NULL;
     char *text = NULL;
@@ -199,12 +204,18 @@ int cmd_ppl(int argc, char **argv) {
     }
     jang_context_opts co;
     jang_context_opts_init(&co);
-    co.n_threads = o.threads;
+    int cpus = o.threads > 0 ? o.threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    co.n_threads = cpus / o.parallel > 1 ? cpus / o.parallel : 1; /* the threads, shared */
     co.max_ctx = o.n_ctx;
-    if ((s = jang_model_open(o.model, NULL, &m)) || (s = jang_context_init(m, &co, &cx))) {
+    if ((s = jang_model_open(o.model, NULL, &m))) {
         cli_error("ppl", s);
         goto done;
     }
+    for (int i = 0; i < o.parallel; i++)
+        if ((s = jang_context_init(m, &co, &cxs[i]))) {
+            cli_error("ppl", s);
+            goto done;
+        }
     const jang_model_desc *d = jang_model_get_desc(m);
     info.n_vocab = (int32_t)d->vocab_size;
     if (o.ref && (s = jang_ref_check(ref, &info))) {
@@ -242,7 +253,7 @@ int cmd_ppl(int argc, char **argv) {
     po.on_chunk = on_chunk;
     jang_ppl_stats st;
     double t1 = cli_now_s();
-    s = jang_ppl_run(cx, ids, n_ids, &po, w, ref, &st);
+    s = jang_ppl_run(cxs, o.parallel, ids, n_ids, &po, w, ref, &st);
     if (s) {
         printf("\n");
         cli_error("ppl", s);
@@ -271,7 +282,8 @@ done:
     jang_ref_close(ref);
     free(ids);
     free(text);
-    jang_context_free(cx);
+    for (int i = 0; i < 64; i++)
+        jang_context_free(cxs[i]);
     jang_model_close(m);
     jang_tokenizer_free(tok);
     jang_gguf_close(g);

@@ -1330,11 +1330,13 @@ void jang_ppl_opts_init(jang_ppl_opts *o);
 /* Chunks a text of n_tokens gives (0 when under 2 * n_ctx tokens, as llama-perplexity refuses). */
 int64_t jang_ppl_max_chunks(int64_t n_tokens, int64_t n_ctx);
 /* Runs the chunks; save (may be NULL) receives every scored position; ref (may be NULL) must
- * hold at least the chunks run and its targets must equal the text's tokens. The
- * context's length must be >= n_ctx. */
-jang_status jang_ppl_run(jang_context *m, const int32_t *tokens, int64_t n_tokens,
-                         const jang_ppl_opts *o, jang_ref_writer *save, const jang_ref *ref,
-                         jang_ppl_stats *out);
+ * hold at least the chunks run and its targets must equal the text's tokens. Each context's length
+ * must be >= n_ctx. With n_par > 1 contexts (of one model), n_par chunks run at once, one per
+ * context in a thread of its own, and are scored in chunk order: the statistics equal a run with
+ * one context. */
+jang_status jang_ppl_run(jang_context *const *ctx, int n_par, const int32_t *tokens,
+                         int64_t n_tokens, const jang_ppl_opts *o, jang_ref_writer *save,
+                         const jang_ref *ref, jang_ppl_stats *out);
 
 /* Log-likelihood and greedy scoring over a model, reusing the KV cache for the longest prefix a
  * call shares with the previous one (so shared few-shot headers and contexts are run once). */

@@ -634,14 +634,25 @@ TEST(eval_ppl_run_tiny) {
     o.n_chunks = 3;
     o.bos = 1;
     jang_ppl_stats st;
-    REQUIRE_OK(jang_ppl_run(m, tok, TN, &o, NULL, NULL, &st));
+    REQUIRE_OK(jang_ppl_run(&m, 1, tok, TN, &o, NULL, NULL, &st));
     CHECK_EQ_INT(st.count, 3 * 7);
     CHECK_CLOSE(st.ppl, exp(nll / count), 1e-9, 1e-5);
     o.n_batch = 3; /* batch size must not matter */
     jang_ppl_stats st3;
-    REQUIRE_OK(jang_ppl_run(m, tok, TN, &o, NULL, NULL, &st3));
+    REQUIRE_OK(jang_ppl_run(&m, 1, tok, TN, &o, NULL, NULL, &st3));
     CHECK_CLOSE(st3.ppl, st.ppl, 1e-9, 1e-5);
     o.n_batch = 0;
+    /* two contexts on the one model, two chunks at a time: exactly the one-context numbers */
+    jang_context_opts co;
+    jang_context_opts_init(&co);
+    co.n_threads = 1;
+    co.max_ctx = 64;
+    jang_context *par[2] = {m, NULL};
+    REQUIRE_OK(jang_context_init(jang_context_model(m), &co, &par[1]));
+    jang_ppl_stats stp;
+    REQUIRE_OK(jang_ppl_run(par, 2, tok, TN, &o, NULL, NULL, &stp));
+    CHECK(stp.count == st.count && stp.ppl == st.ppl && stp.ppl_err == st.ppl_err);
+    jang_context_free(par[1]);
     /* save a full (top-256) reference from llama, then: llama again gives KLD 0 exactly, the
      * llama3-RoPE variant (same weights, other RoPE) the brute-force KLD */
     char path[600], path8[600];
@@ -661,7 +672,7 @@ TEST(eval_ppl_run_tiny) {
         in.bos = 1;
         jang_ref_writer *w = NULL;
         REQUIRE_OK(jang_ref_writer_open(pass == 0 ? path : path8, &in, &w));
-        jang_status s = jang_ppl_run(m, tok, TN, &o, w, NULL, &st);
+        jang_status s = jang_ppl_run(&m, 1, tok, TN, &o, w, NULL, &st);
         CHECK_OK(s);
         if (s) {
             jang_ref_writer_abort(w);
@@ -672,11 +683,11 @@ TEST(eval_ppl_run_tiny) {
     jang_ref *ref = NULL, *ref8 = NULL;
     REQUIRE_OK(jang_ref_open(path, &ref));
     REQUIRE_OK(jang_ref_open(path8, &ref8));
-    REQUIRE_OK(jang_ppl_run(m, tok, TN, &o, NULL, ref, &st));
+    REQUIRE_OK(jang_ppl_run(&m, 1, tok, TN, &o, NULL, ref, &st));
     CHECK_MSG(st.kld == 0 && st.kld_max == 0, "identical run: KLD %g", st.kld);
     CHECK(st.same_top == 1 && st.ln_ratio == 0 && st.dp == 0);
     CHECK_CLOSE(st.ppl_base, exp(nll / count), 1e-9, 1e-5);
-    REQUIRE_OK(jang_ppl_run(m2, tok, TN, &o, NULL, ref, &st));
+    REQUIRE_OK(jang_ppl_run(&m2, 1, tok, TN, &o, NULL, ref, &st));
     CHECK_MSG(kl / count > 1e-6, "the perturbation is too small to test: %g", kl / count);
     CHECK_CLOSE(st.kld, kl / count, 1e-9, 1e-4);
     CHECK_CLOSE(st.ppl, exp(nll_q / count), 1e-9, 1e-5);
@@ -684,7 +695,7 @@ TEST(eval_ppl_run_tiny) {
     CHECK_CLOSE(st.same_top, (double)same / count, 1e-12, 0);
     CHECK(st.tail_max == 0);
     jang_ppl_stats s8;
-    REQUIRE_OK(jang_ppl_run(m2, tok, TN, &o, NULL, ref8, &s8));
+    REQUIRE_OK(jang_ppl_run(&m2, 1, tok, TN, &o, NULL, ref8, &s8));
     CHECK_MSG(s8.kld_lower <= st.kld * (1 + 1e-6) && s8.kld_lower > 0, "top-8 bound %g vs %g",
               s8.kld_lower, st.kld);
     CHECK_MSG(fabs(s8.kld - st.kld) < 3 * s8.kld_err, "top-8 + 16 samples %g vs exact %g (± %g)",
@@ -692,25 +703,25 @@ TEST(eval_ppl_run_tiny) {
     CHECK(s8.tail_mean > 0);
     /* fewer chunks than the reference holds is fine; more is an error */
     o.n_chunks = 2;
-    REQUIRE_OK(jang_ppl_run(m2, tok, TN, &o, NULL, ref, &s8));
+    REQUIRE_OK(jang_ppl_run(&m2, 1, tok, TN, &o, NULL, ref, &s8));
     CHECK_EQ_INT(s8.count, 2 * 7);
     o.n_chunks = 4;
-    CHECK(jang_ppl_run(m2, tok, TN, &o, NULL, ref, &s8) == JANG_E_ARG);
+    CHECK(jang_ppl_run(&m2, 1, tok, TN, &o, NULL, ref, &s8) == JANG_E_ARG);
     CHECK_MSG(strstr(jang_last_error(), "holds only 3"), "%s", jang_last_error());
     o.n_chunks = 3;
     /* another text under the same reference: the targets differ */
     int32_t tok2[TN];
     memcpy(tok2, tok, sizeof tok2);
     tok2[TC + 12] = tok2[TC + 12] == 5 ? 6 : 5;
-    CHECK(jang_ppl_run(m, tok2, TN, &o, NULL, ref, &s8) == JANG_E_ARG);
+    CHECK(jang_ppl_run(&m, 1, tok2, TN, &o, NULL, ref, &s8) == JANG_E_ARG);
     CHECK_MSG(strstr(jang_last_error(), "chunk 2, position 11") &&
                   strstr(jang_last_error(), "another text or tokenizer"),
               "%s", jang_last_error());
     /* too short a text, too long a context */
-    CHECK(jang_ppl_run(m, tok, 31, &o, NULL, NULL, &s8) == JANG_E_ARG);
+    CHECK(jang_ppl_run(&m, 1, tok, 31, &o, NULL, NULL, &s8) == JANG_E_ARG);
     CHECK_MSG(strstr(jang_last_error(), "needs at least 32"), "%s", jang_last_error());
     o.n_ctx = 128;
-    CHECK(jang_ppl_run(m, tok, TN, &o, NULL, NULL, &s8) == JANG_E_ARG);
+    CHECK(jang_ppl_run(&m, 1, tok, TN, &o, NULL, NULL, &s8) == JANG_E_ARG);
     jang_ref_close(ref);
     jang_ref_close(ref8);
     free(P);
@@ -1068,6 +1079,10 @@ TEST(eval_cli_ppl) {
     char final_line[128] = "";
     const char *fl = strstr(r.out, "Final estimate");
     if (fl) snprintf(final_line, sizeof final_line, "%.40s", fl);
+    /* three chunks at once in three contexts: the same numbers */
+    REQUIRE(jang_cmd(&r, "ppl -m %s -f %s -c 32 --chunks 3 -t 2 --parallel 3", dir, text));
+    CHECK_MSG(r.status == 0, "status %d: %s", r.status, r.err);
+    CHECK_HAS(r.out, final_line);
     REQUIRE(jang_cmd(&r, "ppl -m %s -f %s -c 32 -t 1 -b 7 --ref %s", dir, text, ref));
     CHECK_MSG(r.status == 0, "status %d: %s", r.status, r.err);
     CHECK_HAS(r.out, "Mean    KLD:   0.000000");

@@ -9,6 +9,7 @@
 #include "util.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -336,18 +337,53 @@ int64_t jang_ppl_max_chunks(int64_t n_tokens, int64_t n_ctx) {
     return n_tokens / n_ctx;
 }
 
-jang_status jang_ppl_run(jang_context *m, const int32_t *tokens, int64_t n_tokens,
-                         const jang_ppl_opts *o, jang_ref_writer *save, const jang_ref *ref,
-                         jang_ppl_stats *out) {
-    if (!m || !tokens || !o || !out) return jang_fail(JANG_E_ARG, "jang_ppl_run: NULL argument");
+/* One chunk's forward passes in one context: positions 0 .. n_ctx-2 go in (the last token is only
+ * a target); batches never cross `first`, so the first half is run without logits, and the scored
+ * half's logits land in rows (n_scored, V). Runs in a thread of its own with --parallel: the
+ * error detail is copied out (it is thread-local). */
+typedef struct {
+    jang_context *c;
+    const int32_t *chunk;
+    int64_t n_ctx, first, nb_max, V;
+    float *rows;
+    jang_status st;
+    char err[512];
+    bool threaded; /* joined after the round */
+} chunk_job;
+
+static void *chunk_run(void *arg) {
+    chunk_job *j = arg;
+    j->st = JANG_OK;
+    for (int64_t p = 0; p < j->n_ctx - 1 && !j->st;) {
+        int64_t end = p < j->first ? j->first : j->n_ctx - 1;
+        int64_t nb = end - p < j->nb_max ? end - p : j->nb_max;
+        bool want = p >= j->first;
+        j->st = jang_context_forward(j->c, j->chunk + p, nb, p, want,
+                                     want ? j->rows + (p - j->first) * j->V : j->rows);
+        p += nb;
+    }
+    if (j->st) snprintf(j->err, sizeof j->err, "%s", jang_last_error());
+    return NULL;
+}
+
+jang_status jang_ppl_run(jang_context *const *ctx, int n_par, const int32_t *tokens,
+                         int64_t n_tokens, const jang_ppl_opts *o, jang_ref_writer *save,
+                         const jang_ref *ref, jang_ppl_stats *out) {
+    if (!ctx || n_par < 1 || !tokens || !o || !out)
+        return jang_fail(JANG_E_ARG, "jang_ppl_run: NULL argument or no context");
     memset(out, 0, sizeof *out);
+    jang_context *m = ctx[0];
     const int64_t n_ctx = o->n_ctx, V = jang_model_get_desc(jang_context_model(m))->vocab_size;
     if (n_ctx < 4 || n_ctx > INT32_MAX)
         return jang_fail(JANG_E_ARG, "perplexity needs a context of at least 4 tokens, got %lld",
                          (long long)n_ctx);
-    if (n_ctx > jang_context_max_ctx(m))
-        return jang_fail(JANG_E_ARG, "context %lld exceeds the model's cache of %lld tokens",
-                         (long long)n_ctx, (long long)jang_context_max_ctx(m));
+    for (int i = 0; i < n_par; i++) {
+        if (jang_context_model(ctx[i]) != jang_context_model(m))
+            return jang_fail(JANG_E_ARG, "jang_ppl_run: contexts of different models");
+        if (n_ctx > jang_context_max_ctx(ctx[i]))
+            return jang_fail(JANG_E_ARG, "context %lld exceeds the model's cache of %lld tokens",
+                             (long long)n_ctx, (long long)jang_context_max_ctx(ctx[i]));
+    }
     if (o->bos >= V) return jang_fail(JANG_E_ARG, "BOS id %d out of range", o->bos);
     int64_t max_chunks = jang_ppl_max_chunks(n_tokens, n_ctx);
     if (max_chunks == 0)
@@ -369,28 +405,55 @@ jang_status jang_ppl_run(jang_context *m, const int32_t *tokens, int64_t n_token
     }
     int64_t nb_max = o->n_batch > 0 ? o->n_batch : n_ctx;
     if (nb_max > n_ctx) nb_max = n_ctx;
-    int32_t *chunk = malloc((size_t)n_ctx * sizeof(int32_t));
-    /* rows with logits are only the scored half: at most n_scored per forward call */
-    int64_t rows = nb_max < n_scored ? nb_max : n_scored;
-    float *logits = malloc((size_t)rows * (size_t)V * sizeof(float));
+    /* per context: its chunk's tokens and the logits of its scored rows */
+    chunk_job *jobs = calloc((size_t)n_par, sizeof *jobs);
+    int32_t *chunks = malloc((size_t)n_par * (size_t)n_ctx * sizeof(int32_t));
+    float *logits = malloc((size_t)n_par * (size_t)n_scored * (size_t)V * sizeof(float));
+    pthread_t *th = malloc((size_t)n_par * sizeof *th);
     jang_ppl_acc *acc = NULL;
     jang_status s = JANG_OK;
-    if (!chunk || !logits) {
+    if (!jobs || !chunks || !logits || !th) {
         s = jang_fail(JANG_E_NOMEM, "perplexity buffers: out of memory");
         goto done;
     }
     if ((s = jang_ppl_acc_init(V, &acc))) goto done;
-    for (int64_t c = 0; c < n_chunks; c++) {
-        memcpy(chunk, tokens + c * n_ctx, (size_t)n_ctx * sizeof(int32_t));
-        if (o->bos >= 0) chunk[0] = o->bos;
-        /* positions 0 .. n_ctx-2 go in (the last token is only a target); batches never cross
-         * `first`, so the first half is run without logits */
-        for (int64_t p = 0; p < n_ctx - 1;) {
-            int64_t end = p < first ? first : n_ctx - 1;
-            int64_t nb = end - p < nb_max ? end - p : nb_max;
-            bool want = p >= first;
-            if ((s = jang_context_forward(m, chunk + p, nb, p, want, logits))) goto done;
-            for (int64_t t = p; want && t < p + nb; t++) {
+    for (int64_t c0 = 0; c0 < n_chunks; c0 += n_par) {
+        /* a round: up to n_par chunks at once, one per context, then scored in chunk order */
+        const int nr = n_chunks - c0 < n_par ? (int)(n_chunks - c0) : n_par;
+        for (int i = 0; i < nr; i++) {
+            int32_t *chunk = chunks + (size_t)i * (size_t)n_ctx;
+            memcpy(chunk, tokens + (c0 + i) * n_ctx, (size_t)n_ctx * sizeof(int32_t));
+            if (o->bos >= 0) chunk[0] = o->bos;
+            jobs[i] = (chunk_job){ctx[i],
+                                  chunk,
+                                  n_ctx,
+                                  first,
+                                  nb_max,
+                                  V,
+                                  logits + (size_t)i * (size_t)n_scored * (size_t)V,
+                                  JANG_OK,
+                                  "",
+                                  false};
+            if (nr == 1) {
+                chunk_run(&jobs[i]);
+            } else if (pthread_create(&th[i], NULL, chunk_run, &jobs[i])) {
+                jobs[i].st = JANG_E_NOMEM;
+                snprintf(jobs[i].err, sizeof jobs[i].err, "perplexity: cannot start a thread");
+            } else {
+                jobs[i].threaded = true;
+            }
+        }
+        for (int i = 0; i < nr; i++)
+            if (jobs[i].threaded) pthread_join(th[i], NULL);
+        for (int i = 0; i < nr; i++)
+            if (jobs[i].st) {
+                s = jang_fail(jobs[i].st, "%s", jobs[i].err);
+                goto done;
+            }
+        for (int i = 0; i < nr; i++) {
+            const int64_t c = c0 + i;
+            const int32_t *chunk = chunks + (size_t)i * (size_t)n_ctx;
+            for (int64_t t = first; t < n_ctx - 1; t++) {
                 jang_ref_token rt, *rp = NULL;
                 int64_t idx = c * n_scored + (t - first);
                 if (ref) {
@@ -401,7 +464,7 @@ jang_status jang_ppl_run(jang_context *m, const int32_t *tokens, int64_t n_token
                     }
                     rp = &rt;
                 }
-                const float *row = logits + (t - p) * V;
+                const float *row = jobs[i].rows + (t - first) * V;
                 int32_t target = chunk[t + 1];
                 if ((s = jang_ppl_acc_add(acc, row, target, rp))) {
                     if (s == JANG_E_ARG && rp) {
@@ -414,18 +477,19 @@ jang_status jang_ppl_run(jang_context *m, const int32_t *tokens, int64_t n_token
                 }
                 if (save && (s = jang_ref_writer_add(save, row, target))) goto done;
             }
-            p += nb;
-        }
-        if (o->on_chunk) {
-            jang_ppl_stats st;
-            jang_ppl_acc_stats(acc, &st);
-            o->on_chunk(o->ud, c, n_chunks, &st);
+            if (o->on_chunk) {
+                jang_ppl_stats st;
+                jang_ppl_acc_stats(acc, &st);
+                o->on_chunk(o->ud, c, n_chunks, &st);
+            }
         }
     }
     jang_ppl_acc_stats(acc, out);
 done:
     jang_ppl_acc_free(acc);
-    free(chunk);
+    free(jobs);
+    free(chunks);
     free(logits);
+    free(th);
     return s;
 }
