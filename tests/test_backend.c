@@ -392,6 +392,9 @@ static void memory_case(bk *k) {
         free(h), free(src), free(back);
     }
     k->B->release(k->be, NULL);
+    void *none = NULL; /* an empty buffer (a cache of no positions) is not out of memory */
+    CHECK_OK(k->B->alloc(k->be, 0, &none));
+    k->B->release(k->be, none);
 }
 TEST(backend_memory) { for_each_backend(memory_case); }
 
