@@ -63,8 +63,8 @@ static bool cpu_supports(const jang_backend *be, jang_op op, const jang_weight *
  */
 
 static jang_status cpu_alloc(jang_backend *be, size_t bytes, void **out) {
-    size_t cap = (bytes + 63) & ~(size_t)63;
-    *out = cap >= bytes && cap ? aligned_alloc(64, cap) : NULL;
+    size_t cap = ((bytes ? bytes : 1) + 63) & ~(size_t)63; /* 0 bytes: a buffer of its own */
+    *out = cap >= bytes ? aligned_alloc(64, cap) : NULL;
     if (!*out) return jang_fail(JANG_E_NOMEM, "out of memory for %zu bytes of activations", bytes);
     memset(*out, 0, cap);
     return JANG_OK;
