@@ -478,6 +478,29 @@ TEST(kernels_small_batches_are_batch_invariant) {
 
 TEST(kernels_swiglu_matches_reference) { for_each_fast_isa(swiglu_all); }
 
+/* SwiGLU over a batch of rows gives each row what it gets alone, whatever the row width (the
+ * vector tail included): a batched decode step applies it once to all the sequences' rows. */
+TEST(kernels_swiglu_is_position_invariant) {
+    enum { W = 37, R = 64 };
+    float a[R * W], b[R * W], one[W];
+    for (int i = 0; i < JANG_ISA_COUNT; i++) {
+        if (!jang_isa_supported((jang_isa)i)) continue;
+        const jang_kernels *k = jang_isa_kernels((jang_isa)i);
+        rng_state = 99;
+        for (int j = 0; j < R * W; j++)
+            a[j] = 12 * frand(), b[j] = frand();
+        float a0[R * W];
+        memcpy(a0, a, sizeof a);
+        k->swiglu(a, b, R * W);
+        for (int r = 0; r < R; r++) {
+            memcpy(one, a0 + r * W, sizeof one);
+            k->swiglu(one, b + r * W, W);
+            CHECK_MSG(!memcmp(one, a + r * W, sizeof one), "%s: row %d differs in a batch",
+                      jang_isa_name((jang_isa)i), r);
+        }
+    }
+}
+
 TEST(kernels_attend_matches_reference) { for_each_fast_isa(attend_all); }
 
 /* Dispatch: the table chosen here, and the names JANG_ISA accepts. */

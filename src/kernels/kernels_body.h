@@ -480,8 +480,17 @@ static void KB_FN(swiglu)(float *a, const float *b, int64_t n) {
         const kb_vf e = kb_fadd(kb_set1(1.0f), kb_exp(kb_fsub(kb_fzero(), x)));
         kb_storef(a + i, kb_fmul(kb_fdiv(x, e), kb_loadf(b + i)));
     }
-    for (; i < n; i++)
-        a[i] = a[i] / (1.0f + expf(-a[i])) * b[i];
+    if (i < n) { /* the tail through the same vector exp (padded), so that an element's result
+                  * does not depend on where it sits: a batched step's rows line up differently */
+        float ta[KB_FL] __attribute__((aligned(64))) = {0},
+                        tb[KB_FL] __attribute__((aligned(64))) = {0};
+        memcpy(ta, a + i, (size_t)(n - i) * sizeof(float));
+        memcpy(tb, b + i, (size_t)(n - i) * sizeof(float));
+        const kb_vf x = kb_loadf(ta);
+        const kb_vf e = kb_fadd(kb_set1(1.0f), kb_exp(kb_fsub(kb_fzero(), x)));
+        kb_storef(ta, kb_fmul(kb_fdiv(x, e), kb_loadf(tb)));
+        memcpy(a + i, ta, (size_t)(n - i) * sizeof(float));
+    }
 }
 
 /* ---- attention: NQ consecutive queries of one head ------------------------------------------- */
