@@ -22,7 +22,7 @@ WARN     += -Werror
 endif
 INCLUDES  = -Iinclude -Isrc/util -Isrc/kernels
 CFLAGS   ?= $(OPT) -g
-ALL_CFLAGS = $(CSTD) $(WARN) $(INCLUDES) $(CFLAGS) $(EXTRA_CFLAGS)
+ALL_CFLAGS = $(CSTD) $(WARN) $(INCLUDES) $(CFLAGS) $(CUDA_CFLAGS) $(EXTRA_CFLAGS)
 LDLIBS    = -ljansson -lpcre2-8 -lutf8proc -lnettle -lm -lpthread
 # ISA kernel files get their own flags (src/kernels/kernels_<isa>.c; dispatch is at run time)
 AVX2_FLAGS   = -mavx2 -mfma -mf16c
@@ -32,12 +32,25 @@ AVX512_FLAGS = -mavx512f -mavx512bw -mavx512vl -mfma -mf16c
 %_avx512vnni.o: ISA_FLAGS = $(AVX512_FLAGS) -mavx512vnni
 
 LIB_SRC   = $(sort $(wildcard src/*/*.c))
+# CUDA=1: the CUDA backend (src/backend/backend_cuda.c) and its kernels (src/cuda/*.cu, nvcc for
+# sm_90); the CPU build never needs CUDA. CI compiles it (no GPU there); `make test-cuda` runs on one.
+CUDA      ?= 0
+NVCC      ?= nvcc
+CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(shell command -v $(NVCC) 2>/dev/null))
+CUDA_ARCH ?= -gencode arch=compute_90,code=sm_90
+ifeq ($(CUDA),1)
+CU_SRC      = $(sort $(wildcard src/cuda/*.cu))
+CUDA_CFLAGS = -DJANG_CUDA -I$(CUDA_HOME)/include
+LDLIBS     += -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt -lstdc++
+else
+LIB_SRC    := $(filter-out src/backend/backend_cuda.c,$(LIB_SRC))
+endif
 CLI_SRC   = $(sort $(wildcard cli/*.c))
 TEST_SRC  = $(sort $(wildcard tests/*.c))
 FUZZ_SRC  = $(sort $(wildcard tests/fuzz/*.c))
 BENCH_SRC = $(sort $(wildcard bench/*.c))
 
-LIB_OBJ   = $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB_OBJ   = $(LIB_SRC:%.c=$(BUILD)/%.o) $(CU_SRC:%.cu=$(BUILD)/%.o)
 CLI_OBJ   = $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ  = $(TEST_SRC:%.c=$(BUILD)/%.o)
 BENCH_BIN = $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
@@ -48,6 +61,10 @@ all: $(BUILD)/jang $(BUILD)/jang-tests
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(ISA_FLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/%.o: %.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) -std=c++17 -O3 $(CUDA_ARCH) -Iinclude -Isrc/util -Xcompiler -Wall -MMD -MP -c $< -o $@
 
 $(BUILD)/libjang.a: $(LIB_OBJ)
 	@rm -f $@

@@ -15,9 +15,20 @@ _Static_assert(sizeof op_names / sizeof op_names[0] == JANG_OP_COUNT, "an op wit
 
 const char *jang_op_name(jang_op op) { return (unsigned)op < JANG_OP_COUNT ? op_names[op] : "?"; }
 
-static const jang_backend_i *const backends[] = {&jang_backend_cpu};
+static const jang_backend_i *const backends[] = {
+    &jang_backend_cpu,
+#ifdef JANG_CUDA
+    &jang_backend_cuda,
+#endif
+};
 
-const char *jang_backend_names(void) { return "cpu"; }
+const char *jang_backend_names(void) {
+#ifdef JANG_CUDA
+    return "cpu, cuda";
+#else
+    return "cpu (and cuda in a `make CUDA=1` build)";
+#endif
+}
 
 const jang_backend_i *jang_backend_find(const char *name) {
     for (size_t i = 0; i < sizeof backends / sizeof backends[0]; i++)

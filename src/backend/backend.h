@@ -148,5 +148,8 @@ const jang_backend_i *jang_backend_find(const char *name);
 const char *jang_backend_names(void);
 
 extern const jang_backend_i jang_backend_cpu;
+#ifdef JANG_CUDA
+extern const jang_backend_i jang_backend_cuda; /* backend_cuda.c, `make CUDA=1` */
+#endif
 
 #endif

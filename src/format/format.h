@@ -26,7 +26,11 @@
 #define JANG_AFFINE_ONE_(v) +1
 #define JANG_AFFINE_N_BITS (0 JANG_AFFINE_BITS_MAP(JANG_AFFINE_ONE_))
 #define JANG_AFFINE_N_GROUPS (0 JANG_AFFINE_GROUPS_MAP(JANG_AFFINE_ONE_))
+#ifdef __cplusplus /* the CUDA kernels (src/cuda) include this file too */
+#define JANG_AFFINE_MAX_CHECK_(v, max) static_assert((v) >= 1 && (v) <= (max), "raise the MAX");
+#else
 #define JANG_AFFINE_MAX_CHECK_(v, max) _Static_assert((v) >= 1 && (v) <= (max), "raise the MAX");
+#endif
 #define JANG_AFFINE_MAX_BITS_CHECK_(b) JANG_AFFINE_MAX_CHECK_(b, JANG_AFFINE_MAX_BITS)
 #define JANG_AFFINE_MAX_GROUP_CHECK_(g) JANG_AFFINE_MAX_CHECK_(g, JANG_AFFINE_MAX_GROUP)
 JANG_AFFINE_BITS_MAP(JANG_AFFINE_MAX_BITS_CHECK_)
