@@ -4,6 +4,7 @@
 #   make bench      benchmark programs in build/bench/ (bench/*.c; each header says how to run it)
 #   make asan       the same tests under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make tsan       the threaded tests (contexts, batched decode, pool) under ThreadSanitizer
+#   make CUDA=1     also the CUDA backend (nvcc); make CUDA=1 test-cuda runs its checks on a GPU
 #   make fuzz       libFuzzer targets (clang), each for FUZZ_SECONDS (default 60)
 #   make check-models  heavier checks on the real models fetched by scripts/fetch-models
 #   make check-deps    the folder dependency rules (scripts/check-deps)
@@ -55,7 +56,7 @@ CLI_OBJ   = $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ  = $(TEST_SRC:%.c=$(BUILD)/%.o)
 BENCH_BIN = $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all test bench asan tsan fuzz fuzz-smoke check-models check-deps clean format format-check
+.PHONY: all test test-cuda bench asan tsan fuzz fuzz-smoke check-models check-deps clean format format-check
 all: $(BUILD)/jang $(BUILD)/jang-tests
 
 $(BUILD)/%.o: %.c
@@ -146,6 +147,13 @@ fuzz: $(FUZZ_BINS)
 
 fuzz-smoke:
 	$(MAKE) fuzz FUZZ_SECONDS=30
+
+# On a machine with a GPU, in a `make CUDA=1` build: the backend ops, the CUDA-vs-CPU model
+# checks and the contexts on every backend (JANG_CUDA_MODEL=path adds a real model).
+test-cuda: $(BUILD)/jang-tests $(BUILD)/jang
+	JANG_BIN=$(BUILD)/jang ./$(BUILD)/jang-tests backend
+	JANG_BIN=$(BUILD)/jang ./$(BUILD)/jang-tests cuda
+	JANG_BIN=$(BUILD)/jang ./$(BUILD)/jang-tests context
 
 check-models: $(BUILD)/jang
 	scripts/check-models

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 typedef struct {
+    const char *device;
     cli_strs models;
     int threads, runs, parallel;
     int64_t pp, tg;
@@ -40,6 +41,8 @@ static const cli_opt bench_rows[] = {
      .help = "runs per test after one warm-up (default 5)"},
     {"threads", 't', CLI_INT, F(threads), .lo = 1, .hi = 1024, .meta = "N",
      .help = "threads (default: all CPUs)"},
+    {"device", 0, CLI_STR, F(device), .meta = "NAME",
+     .help = "where the model runs: cpu (default), or cuda in a make CUDA=1 build"},
     {"parallel", 0, CLI_INT, F(parallel), .lo = 1, .hi = 256, .meta = "P",
      .help = "also decode P sequences together (batched decode; aggregate t/s) (default 1)"},
 };
@@ -132,7 +135,10 @@ static int bench_model(const bench_opts *o, const char *path, bool *header) {
     co.max_ctx = (o->pp > o->tg ? o->pp : o->tg) + 1;
     jang_model *m = NULL;
     jang_context *cx = NULL;
-    jang_status s = jang_model_open(path, NULL, &m);
+    jang_model_opts mo;
+    jang_model_opts_init(&mo);
+    mo.backend = o->device;
+    jang_status s = jang_model_open(path, &mo, &m);
     if (!s) s = jang_context_init(m, &co, &cx);
     if (s) {
         jang_model_close(m);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 typedef struct {
+    const char *device;
     const char *model, *text, *save_ref, *ref;
     int64_t n_ctx, n_chunks, n_batch;
     int threads, parallel;
@@ -35,6 +36,8 @@ static const cli_opt ppl_rows[] = {
      .help = "tokens per forward call (default: the chunk)"},
     {"threads", 't', CLI_INT, F(threads), .lo = 1, .hi = 1024, .meta = "N",
      .help = "threads (default: all CPUs), shared by the --parallel contexts"},
+    {"device", 0, CLI_STR, F(device), .meta = "NAME",
+     .help = "where the model runs: cpu (default), or cuda in a make CUDA=1 build"},
     {"parallel", 0, CLI_INT, F(parallel), .lo = 1, .hi = 64, .meta = "P",
      .help = "P chunks at once, one context each on the one loaded model\n"
              "(default 1; the numbers do not change)"},
@@ -207,7 +210,10 @@ int cmd_ppl(int argc, char **argv) {
     int cpus = o.threads > 0 ? o.threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     co.n_threads = cpus / o.parallel > 1 ? cpus / o.parallel : 1; /* the threads, shared */
     co.max_ctx = o.n_ctx;
-    if ((s = jang_model_open(o.model, NULL, &m))) {
+    jang_model_opts mo;
+    jang_model_opts_init(&mo);
+    mo.backend = o.device;
+    if ((s = jang_model_open(o.model, &mo, &m))) {
         cli_error("ppl", s);
         goto done;
     }

@@ -13,6 +13,7 @@
 #include <time.h>
 
 typedef struct {
+    const char *device;
     const char *model, *prompt, *system;
     int64_t n_predict;
     bool chat, raw, echo;
@@ -34,6 +35,8 @@ static const cli_opt run_rows[] = {
     {"raw", 0, CLI_FLAG, F(raw), .help = "never apply a chat format, even with --chat"},
     {"threads", 't', CLI_INT, F(threads), .lo = 1, .hi = 1024, .meta = "N",
      .help = "threads (default: all CPUs)"},
+    {"device", 0, CLI_STR, F(device), .meta = "NAME",
+     .help = "where the model runs: cpu (default), or cuda in a make CUDA=1 build"},
     {"ctx", 'c', CLI_INT, F(ctx), .lo = 1, .hi = 1 << 24, .meta = "N",
      .help = "context length (default: min(model, 4096))"},
     {"temp", 0, CLI_NUM, F(sampling.temperature), .lo = 0, .hi = 100, .meta = "T",
@@ -127,7 +130,10 @@ int cmd_run(int argc, char **argv) {
     co.n_threads = o.threads;
     co.max_ctx = o.ctx;
     double t0 = cli_now_s();
-    if ((s = jang_model_open(o.model, NULL, &m)) || (s = jang_context_init(m, &co, &cx))) {
+    jang_model_opts mo;
+    jang_model_opts_init(&mo);
+    mo.backend = o.device;
+    if ((s = jang_model_open(o.model, &mo, &m)) || (s = jang_context_init(m, &co, &cx))) {
         cli_error("run", s);
         goto done;
     }
