@@ -12,8 +12,7 @@
 
 /* A context on path with the backend `be`; NULL (and a skip reason in why) when the CUDA backend
  * is absent here. */
-static jang_context *open_on(const char *path, const char *be, int64_t ctx, char *why,
-                             size_t cap) {
+static jang_context *open_on(const char *path, const char *be, int64_t ctx, char *why, size_t cap) {
     jang_model_opts mo;
     jang_model_opts_init(&mo);
     mo.backend = be;
@@ -173,7 +172,8 @@ TEST(cuda_batched_decode_equals_alone) {
     REQUIRE_OK(jang_context_init(m, &co, &b[1]));
     REQUIRE_OK(jang_context_init(m, &co, &b[2]));
     const int64_t V = jang_model_get_desc(m)->vocab_size;
-    float *alone = malloc((size_t)3 * V * 4 * sizeof(float)), *bat = malloc(3 * (size_t)V * 4);
+    float *alone = malloc((size_t)6 * V * sizeof(float)),
+          *bat = malloc((size_t)6 * V * sizeof(float));
     float *step = malloc(3 * (size_t)V * sizeof(float));
     REQUIRE(alone && bat && step);
     int32_t tok[3][8];
