@@ -2,8 +2,10 @@
  *
  * JANG is mixed-precision affine weight quantization for LLMs stored as MLX-compatible safetensors.
  * This header exposes: status codes and error details, tensor views, the safetensors reader/writer,
- * the GGUF reader and dequantizer, and the model description (architecture hyper-parameters) read
- * from Hugging Face config.json or GGUF metadata, with the GGUF -> HF tensor-name mapping.
+ * the GGUF reader and dequantizer, the model description (architecture hyper-parameters) read
+ * from Hugging Face config.json or GGUF metadata with the GGUF -> HF tensor-name mapping, the
+ * affine quantizer, allocation and conversion, the runtime (model / context, on the CPU or CUDA
+ * backend; docs/ARCHITECTURE.md), tokenizers and sampling, and the evaluation harness.
  *
  * Conventions: every fallible call returns jang_status; on failure jang_last_error() gives a
  * detail string naming the file / tensor / argument. Handles are opaque; every close/free accepts
@@ -817,9 +819,10 @@ jang_status jang_context_forward(jang_context *c, const int32_t *tokens, int64_t
 /* One decode step of n_ctx sequences together: token tokens[i] at position pos[i] of ctx[i];
  * logits receives (n_ctx, vocab). The matrix products run once over all the tokens (a decode step
  * reads the weights once for all sequences); each sequence's logits are bit-identical to what
- * jang_context_forward of its token alone gives, for n_ctx < 8 (from 8 tokens on the matrix
- * products switch to the prompt kernels, equal to rounding). The contexts must be distinct, of
- * one model, and unused elsewhere during the call; the step runs on ctx[0]'s threads. */
+ * jang_context_forward of its token alone gives, for any n_ctx (the products of a batched step
+ * use each token's one-token arithmetic: src/kernels/matmul.h "invariant"). The contexts must be
+ * distinct, of one model, and unused elsewhere during the call; the step runs on ctx[0]'s
+ * threads (CPU) or stream (CUDA). */
 jang_status jang_decode_batch(jang_context *const *ctx, int n_ctx, const int32_t *tokens,
                               const int64_t *pos, float *logits);
 
@@ -1341,7 +1344,7 @@ jang_status jang_ppl_run(jang_context *const *ctx, int n_par, const int32_t *tok
 /* Log-likelihood and greedy scoring over a model, reusing the KV cache for the longest prefix a
  * call shares with the previous one (so shared few-shot headers and contexts are run once). */
 typedef struct jang_scorer jang_scorer;
-jang_status jang_scorer_init(jang_context *m, int64_t n_batch, jang_scorer **out);
+jang_status jang_scorer_init(jang_context *c, int64_t n_batch, jang_scorer **out);
 void jang_scorer_free(jang_scorer *s);
 /* Sum of log p(cont[i] | ctx, cont[<i]) over the n_cont tokens (n_ctx >= 1), and whether every
  * one was the argmax (greedy may be NULL). */
@@ -1414,7 +1417,7 @@ typedef struct jang_mmlu_opts {
 void jang_mmlu_opts_init(jang_mmlu_opts *o);
 /* Runs every test item; fills each subject's n_correct / n_answered. Prompts longer than the
  * model's context lose tokens from the left (n_truncated counts them). */
-jang_status jang_mmlu_run(jang_context *m, const jang_tokenizer *t, jang_mmlu *d,
+jang_status jang_mmlu_run(jang_context *c, const jang_tokenizer *t, jang_mmlu *d,
                           const jang_mmlu_opts *o, int64_t *n_truncated);
 
 /* HellaSwag 2-way pairs: line i of DIR/<name>_correct.txt<suffix> and of the matching
@@ -1435,7 +1438,7 @@ typedef struct jang_hellaswag_result {
 
 /* Each line is tokenized on its own (BOS when the tokenizer adds it) and scored from its second
  * token on; on_pair (may be NULL) sees both totals. */
-jang_status jang_hellaswag_run(jang_context *m, const jang_tokenizer *t, const jang_hellaswag *h,
+jang_status jang_hellaswag_run(jang_context *c, const jang_tokenizer *t, const jang_hellaswag *h,
                                void (*on_pair)(void *ud, int64_t i, double ll_correct,
                                                double ll_wrong,
                                                const jang_hellaswag_result *so_far),

@@ -331,11 +331,12 @@ static void extremes(jang_isa isa) {
 
 TEST(kernels_no_overflow_at_extremes) { for_each_fast_isa(extremes); }
 
-/* Attention of nq = 1..4 consecutive queries against len + u positions (forward.c's blocks), odd
- * lengths and head sizes, queries, keys and values strided as in forward.c and the KV cache. Bound
- * per query: a score differs by at most e = 2 hd 2^-24 scale sum_i |q_i k_ji| (summation order),
- * each probability by a factor of at most (1 + 2 max e + 4 2^-24) (the vector exp is within 2 ulp
- * of expf), and the output by (2 max e + (len + 12) 2^-23) max_j |v_ji|. */
+/* Attention of nq = 1..4 consecutive queries against len + u positions (the CPU backend's blocks),
+ * odd lengths and head sizes, queries, keys and values strided as in the CPU backend's attention
+ * and the KV cache. Bound per query: a score differs by at most e = 2 hd 2^-24 scale sum_i |q_i
+ * k_ji| (summation order), each probability by a factor of at most (1 + 2 max e + 4 2^-24) (the
+ * vector exp is within 2 ulp of expf), and the output by (2 max e + (len + 12) 2^-23) max_j |v_ji|.
+ */
 static void attend_all(jang_isa isa) {
     const jang_kernels *k = jang_isa_kernels(isa), *ref = jang_isa_kernels(JANG_ISA_SCALAR);
     static const int64_t lens[] = {1, 3, 4, 7, 33, 200}, hds[] = {64, 80, 12, 128};

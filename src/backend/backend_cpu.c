@@ -24,10 +24,14 @@ static cpu_backend *cpu(jang_backend *be) { return (cpu_backend *)be; }
 
 static jang_status cpu_create(const jang_backend_opts *o, jang_backend **out) {
     *out = NULL;
-    jang_status s = jang_kernels_init(); /* a bad JANG_ISA is an error here, not an abort later */
-    if (s) return s;
-    jang_isa isa = jang_isa_active();
-    if (o && o->isa && (s = jang_isa_from_name(o->isa, &isa))) return s;
+    jang_isa isa;
+    jang_status s;
+    if (o && o->isa) { /* the caller's choice; JANG_ISA is not consulted */
+        if ((s = jang_isa_from_name(o->isa, &isa))) return s;
+    } else { /* JANG_ISA or the best: a bad JANG_ISA is an error here, not an abort later */
+        if ((s = jang_kernels_init())) return s;
+        isa = jang_isa_active();
+    }
     cpu_backend *b = jang_calloc(1, sizeof *b, "CPU backend");
     if (!b) return JANG_E_NOMEM;
     b->base.i = &jang_backend_cpu;
@@ -54,7 +58,7 @@ static const char *cpu_describe(const jang_backend *be) { return ((const cpu_bac
 static bool cpu_supports(const jang_backend *be, jang_op op, const jang_weight *w) {
     if ((unsigned)op >= JANG_OP_COUNT) return false;
     if (!w || (op != JANG_OP_MATMUL && op != JANG_OP_EMBED)) return true;
-    if (w->kind != JANG_WK_AFFINE) return true;
+    if (w->kind != JANG_WK_AFFINE) return w->kind >= JANG_WK_F32 && w->kind <= JANG_WK_BF16;
     return jang_affine_bits_valid(w->bits) && jang_affine_group_valid(w->group) &&
            w->cols % w->group == 0;
 }

@@ -41,7 +41,8 @@ static void ref_rows(const jang_kjob *j, int64_t r0, int64_t r1, void *scratch) 
     }
 }
 
-/* The reference attention of one query (what forward.c did inline before the kernel tables). */
+/* The reference attention of one query (what the forward pass did inline before the kernel tables).
+ */
 static void ref_attend1(const float *q, const float *k, const float *v, int64_t stride, int64_t len,
                         int64_t hd, float scale, float *sc, float *o) {
     float mx = -INFINITY;

@@ -36,7 +36,8 @@ jang_status jang_isa_from_name(const char *name, jang_isa *out);
 /* Chooses the default table once (thread-safe, idempotent): JANG_ISA if set, else the best
  * supported. JANG_E_ARG for an unknown JANG_ISA, JANG_E_UNSUPPORTED for one this CPU cannot run. */
 jang_status jang_kernels_init(void);
-/* The default ISA (calls jang_kernels_init; aborts if it failed: tests and benchmarks only). */
+/* The default ISA (calls jang_kernels_init; aborts if it failed: call jang_kernels_init first, as
+ * the CPU backend does, or use it in tests and benchmarks). */
 jang_isa jang_isa_active(void);
 
 /* Row r of w as f32 (cols floats): the reference dequantization. */

@@ -2,7 +2,8 @@
  * driven by the architecture's traits row (arch.h), batched over tokens and over sequences.
  *
  * Per layer: RMSNorm → q,k,v projections (+ biases) → per-head q/k RMSNorm (Qwen3) → RoPE →
- * KV cache → causal GQA attention → o_proj → residual → RMSNorm → gated MLP (SwiGLU) →
+ * KV cache → causal GQA attention → o_proj → residual → RMSNorm → gated MLP (the traits row's
+ * activation: SwiGLU, or GeGLU) →
  * residual. Then the final norm and the output matrix. One step may carry several sequences (one
  * per context, each at its own position, with its own KV cache): the matrix products run once
  * over all their tokens, attention per sequence. Everything in f32. Tested by tests/test_model.c

@@ -39,9 +39,15 @@ static void *model_alloc(jang_model *m, size_t bytes, const char *what) {
     return p;
 }
 
-/* Places w with the model's backend (device memory for a GPU backend; in place on the CPU). */
+/* Places w with the model's backend (device memory for a GPU backend; in place on the CPU),
+ * after asking the backend whether it can multiply by it (backend.h supports). */
 static jang_status place(jang_model *m, jang_weight *w) {
     void *owned = NULL;
+    if (!m->backend->supports(m->placer, JANG_OP_MATMUL, w))
+        return jang_fail(JANG_E_UNSUPPORTED, "the %s backend cannot multiply by a %lld x %lld %s",
+                         m->backend->name, (long long)w->rows, (long long)w->cols,
+                         w->kind == JANG_WK_AFFINE ? "affine matrix of that width and group"
+                                                   : "matrix of that type");
     jang_status s = m->backend->place_weight(m->placer, w, &owned);
     if (s || !owned) return s;
     if (m->n_placed == m->cap_placed) {
@@ -301,7 +307,11 @@ static jang_status load_tensors(jang_model *m, const jang_arch_tensor *tab, int 
         if (at->shape[1] != JANG_DIM_NONE) {
             s = load_weight(m, name, rows, jang_dim_value(at->shape[1], d), required,
                             &T->w[at->role], &found);
-            if (!s && found) s = place(m, &T->w[at->role]);
+            if (!s && found && (s = place(m, &T->w[at->role]))) {
+                char why[320];
+                snprintf(why, sizeof why, "%s", jang_last_error());
+                return jang_fail(s, "%s: tensor '%s': %s", model_file(m), name, why);
+            }
         } else {
             const float *host = NULL;
             s = load_vec(m, name, rows, required, &host);
