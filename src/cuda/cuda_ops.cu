@@ -1,12 +1,14 @@
 /* cuda_ops.cu — the CUDA kernels behind the CUDA backend, correct first (tests/test_cuda.c checks
  * each against the CPU backend on random data, outputs poisoned before each run):
- *   - affine matmul: one warp per output row; each lane takes 32-code chunks of the row (a chunk
- *     lies inside one group, since every group size is a multiple of 32), unpacks the codes of
- *     its BITS 32-bit words with shifts known at compile time, and adds scale * q·x + bias * Σx
- *     for up to 8 tokens per pass over the weights; the lanes' sums are reduced in a fixed order,
- *     so a token's result does not depend on the other tokens of the call (batch invariance).
+ *   - affine matmul: a block per 4 output rows, its 8 warps splitting the rows' 32-code chunks (a
+ *     chunk lies inside one group, since every group size is a multiple of 32); a lane unpacks a
+ *     chunk's codes from its BITS 32-bit words with shifts known at compile time and adds
+ *     scale * q·x + bias * Σx for each of the 4 rows, the chunk's activations loaded once for the
+ *     4, for up to 8 tokens per pass over the weights; the partial sums are reduced in a fixed
+ *     order, so a token's result does not depend on the other tokens of the call (batch
+ *     invariance).
  *     One instantiation per (bits, group) of the width list in src/format/format.h.
- *   - plain F32/F16/BF16 matmul: the same shape, lanes striding the row.
+ *   - plain F32/F16/BF16 matmul: the same shape, the threads striding the columns.
  *   - embed, RMSNorm, RoPE, attention (a block per (token, head): scores, softmax, P·V in three
  *     passes over a scratch row), GLU, add, scale, gather, scatter-add.
  * Prompt tokens go through the same matmul (8 tokens per pass): tensor-core GEMM is the next step
@@ -18,8 +20,6 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
-
-#define MAXT 8 /* tokens per pass over the weights */
 
 static __device__ __forceinline__ float half_at(const uint16_t *p, int64_t i, bool bf16) {
     uint16_t v = p[i];
@@ -42,53 +42,88 @@ template <int BITS> static __device__ __forceinline__ uint32_t code_at(const uin
     return v & ((1u << BITS) - 1u);
 }
 
-template <int BITS, int GROUP>
-__global__ void affine_matmul(const uint32_t *codes, const uint16_t *scales,
-                              const uint16_t *biases, bool bf16, int64_t rows, int64_t cols,
-                              const float *x, int64_t n, const float *bias, float *y) {
-    const int lane = threadIdx.x & 31;
-    const int64_t r = (int64_t)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
-    if (r >= rows) return;
-    const int64_t chunks = cols / 32, ng = cols / GROUP;
-    const uint32_t *row = codes + r * (cols * BITS / 32);
-    for (int64_t t0 = 0; t0 < n; t0 += MAXT) {
-        const int nt = n - t0 < MAXT ? (int)(n - t0) : MAXT;
-        float acc[MAXT];
+/* R rows per block of WARPS warps; the warps split the row's 32-code chunks (split-K inside the
+ * block), each lane holds one chunk's x (per token) in registers and applies it to the R rows, so
+ * activations are read once per R rows; partial sums are reduced in a fixed order (lane, warp). */
+#define AFF_R 4
+#define AFF_WARPS 8
+template <int BITS, int GROUP, int NT>
+__global__ void __launch_bounds__(AFF_WARPS * 32, NT == 1 ? (BITS <= 4 ? 4 : 3) : 2)
+    affine_matmul(const uint32_t *codes, const uint16_t *scales, const uint16_t *biases, bool bf16,
+                  int64_t rows, int64_t cols, const float *x, int64_t n, const float *bias,
+                  float *y) {
+    __shared__ float red[AFF_WARPS][AFF_R * NT];
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
+    const int64_t r0 = (int64_t)blockIdx.x * AFF_R;
+    const int64_t chunks = cols / 32, ng = cols / GROUP, wpr = cols * BITS / 32;
+    for (int64_t t0 = 0; t0 < n; t0 += NT) {
+        const int nt = n - t0 < NT ? (int)(n - t0) : NT;
+        float acc[AFF_R][NT];
 #pragma unroll
-        for (int t = 0; t < MAXT; t++)
-            acc[t] = 0.0f;
-        for (int64_t c = lane; c < chunks; c += 32) {
-            uint32_t w[BITS];
+        for (int r = 0; r < AFF_R; r++)
 #pragma unroll
-            for (int i = 0; i < BITS; i++)
-                w[i] = row[c * BITS + i];
-            float q[32];
-#pragma unroll
-            for (int k = 0; k < 32; k++)
-                q[k] = (float)code_at<BITS>(w, k);
+            for (int t = 0; t < NT; t++)
+                acc[r][t] = 0.0f;
+        for (int64_t c = warp * 32 + lane; c < chunks; c += nw * 32) {
+            uint32_t w[AFF_R][BITS];
+            float s[AFF_R], b[AFF_R];
             const int64_t g = c * 32 / GROUP;
-            const float s = half_at(scales, r * ng + g, bf16), b = half_at(biases, r * ng + g, bf16);
 #pragma unroll
-            for (int t = 0; t < MAXT; t++) {
+            for (int r = 0; r < AFF_R; r++) {
+                const bool in = r0 + r < rows;
+                const uint32_t *row = codes + (r0 + r) * wpr + c * BITS;
+#pragma unroll
+                for (int i = 0; i < BITS; i++)
+                    w[r][i] = in ? __ldg(row + i) : 0u;
+                s[r] = in ? half_at(scales, (r0 + r) * ng + g, bf16) : 0.0f;
+                b[r] = in ? half_at(biases, (r0 + r) * ng + g, bf16) : 0.0f;
+            }
+#pragma unroll
+            for (int t = 0; t < NT; t++) {
                 if (t < nt) {
                     const float4 *xv = (const float4 *)(x + (t0 + t) * cols + c * 32);
-                    float qx = 0.0f, sx = 0.0f;
+                    float xs[32];
 #pragma unroll
                     for (int k = 0; k < 8; k++) {
-                        const float4 v = xv[k];
-                        qx += q[4 * k] * v.x + q[4 * k + 1] * v.y + q[4 * k + 2] * v.z +
-                              q[4 * k + 3] * v.w;
-                        sx += (v.x + v.y) + (v.z + v.w);
+                        const float4 v = __ldg(xv + k);
+                        xs[4 * k] = v.x, xs[4 * k + 1] = v.y, xs[4 * k + 2] = v.z,
+                               xs[4 * k + 3] = v.w;
                     }
-                    acc[t] += s * qx + b * sx;
+                    float sx = 0.0f;
+#pragma unroll
+                    for (int k = 0; k < 32; k++)
+                        sx += xs[k];
+#pragma unroll
+                    for (int r = 0; r < AFF_R; r++) {
+                        float qx = 0.0f;
+#pragma unroll
+                        for (int k = 0; k < 32; k++) /* 2^23 + q as float, minus 2^23: exact */
+                            qx += (__uint_as_float(0x4B000000u | code_at<BITS>(w[r], k)) -
+                                   8388608.0f) *
+                                  xs[k];
+                        acc[r][t] += s[r] * qx + b[r] * sx;
+                    }
                 }
             }
         }
 #pragma unroll
-        for (int t = 0; t < MAXT; t++) {
-            const float v = warp_sum(acc[t]);
-            if (t < nt && lane == 0) y[(t0 + t) * rows + r] = v + (bias ? bias[r] : 0.0f);
+        for (int r = 0; r < AFF_R; r++)
+#pragma unroll
+            for (int t = 0; t < NT; t++)
+                if (t < nt) { /* uniform across the warp */
+                    const float v = warp_sum(acc[r][t]);
+                    if (lane == 0) red[warp][r * NT + t] = v;
+                }
+        __syncthreads();
+        if (threadIdx.x < AFF_R * NT) {
+            const int r = threadIdx.x / NT, t = threadIdx.x % NT;
+            float v = 0.0f;
+            for (int i = 0; i < nw; i++)
+                v += red[i][threadIdx.x];
+            if (t < nt && r0 + r < rows)
+                y[(t0 + t) * rows + r0 + r] = v + (bias ? bias[r0 + r] : 0.0f);
         }
+        __syncthreads();
     }
 }
 
@@ -99,30 +134,55 @@ template <> __device__ __forceinline__ float to_f<__nv_bfloat16>(__nv_bfloat16 v
     return __bfloat162float(v);
 }
 
-template <typename T>
-__global__ void plain_matmul(const T *wt, int64_t rows, int64_t cols, const float *x, int64_t n,
-                             const float *bias, float *y) {
-    const int lane = threadIdx.x & 31;
-    const int64_t r = (int64_t)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
-    if (r >= rows) return;
-    const T *row = wt + r * cols;
-    for (int64_t t0 = 0; t0 < n; t0 += MAXT) {
-        const int nt = n - t0 < MAXT ? (int)(n - t0) : MAXT;
-        float acc[MAXT];
+/* Plain weights: the affine kernel's shape (a block per AFF_R rows, the threads striding the
+ * columns, each activation loaded once for the AFF_R rows, a fixed-order reduction). */
+template <typename T, int NT>
+__global__ void __launch_bounds__(AFF_WARPS * 32, NT == 1 ? 4 : 2)
+    plain_matmul(const T *wt, int64_t rows, int64_t cols, const float *x, int64_t n,
+                 const float *bias, float *y) {
+    __shared__ float red[AFF_WARPS][AFF_R * NT];
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
+    const int64_t r0 = (int64_t)blockIdx.x * AFF_R;
+    for (int64_t t0 = 0; t0 < n; t0 += NT) {
+        const int nt = n - t0 < NT ? (int)(n - t0) : NT;
+        float acc[AFF_R][NT];
 #pragma unroll
-        for (int t = 0; t < MAXT; t++)
-            acc[t] = 0.0f;
-        for (int64_t c = lane; c < cols; c += 32) {
-            const float wv = to_f<T>(row[c]);
+        for (int r = 0; r < AFF_R; r++)
 #pragma unroll
-            for (int t = 0; t < MAXT; t++)
-                if (t < nt) acc[t] += wv * x[(t0 + t) * cols + c];
+            for (int t = 0; t < NT; t++)
+                acc[r][t] = 0.0f;
+        for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) {
+            float wv[AFF_R];
+#pragma unroll
+            for (int r = 0; r < AFF_R; r++)
+                wv[r] = r0 + r < rows ? to_f<T>(wt[(r0 + r) * cols + c]) : 0.0f;
+#pragma unroll
+            for (int t = 0; t < NT; t++)
+                if (t < nt) {
+                    const float xv = __ldg(x + (t0 + t) * cols + c);
+#pragma unroll
+                    for (int r = 0; r < AFF_R; r++)
+                        acc[r][t] += wv[r] * xv;
+                }
         }
 #pragma unroll
-        for (int t = 0; t < MAXT; t++) {
-            const float v = warp_sum(acc[t]);
-            if (t < nt && lane == 0) y[(t0 + t) * rows + r] = v + (bias ? bias[r] : 0.0f);
+        for (int r = 0; r < AFF_R; r++)
+#pragma unroll
+            for (int t = 0; t < NT; t++)
+                if (t < nt) { /* uniform across the warp */
+                    const float v = warp_sum(acc[r][t]);
+                    if (lane == 0) red[warp][r * NT + t] = v;
+                }
+        __syncthreads();
+        if (threadIdx.x < AFF_R * NT) {
+            const int r = threadIdx.x / NT, t = threadIdx.x % NT;
+            float v = 0.0f;
+            for (int i = 0; i < nw; i++)
+                v += red[i][threadIdx.x];
+            if (t < nt && r0 + r < rows)
+                y[(t0 + t) * rows + r0 + r] = v + (bias ? bias[r0 + r] : 0.0f);
         }
+        __syncthreads();
     }
 }
 
@@ -134,32 +194,49 @@ extern "C" int jang_cu_affine_supported(int bits, int group) {
 #undef B_
 }
 
-#define WARPS 8
+template <int NT>
+static int launch_matmul(const jang_weight *w, const float *x, int64_t n, const float *bias,
+                         float *y, dim3 grid, dim3 block, cudaStream_t st);
+
 extern "C" int jang_cu_matmul(const jang_weight *w, const float *x, int64_t n, const float *bias,
                               float *y, jang_cu_stream stream) {
     if (n <= 0 || w->rows <= 0) return 0;
-    const dim3 grid((unsigned)((w->rows + WARPS - 1) / WARPS)), block(32 * WARPS);
+    /* warps per block: enough for the row's chunks (affine: 32 codes each) or columns, <= 8 */
+    const int64_t units = w->kind == JANG_WK_AFFINE ? w->cols / 32 : w->cols / 4;
+    const int warps = units >= 32 * AFF_WARPS      ? AFF_WARPS
+                      : (int)(units + 31) / 32 > 0 ? (int)(units + 31) / 32
+                                                   : 1;
+    const dim3 grid((unsigned)((w->rows + AFF_R - 1) / AFF_R)), block(32 * warps);
     cudaStream_t st = (cudaStream_t)stream;
+    /* tokens per pass over the weights: 1 (decode), 4 or 8; fewer accumulators, more warps */
+    if (n == 1) return launch_matmul<1>(w, x, n, bias, y, grid, block, st);
+    if (n <= 4) return launch_matmul<4>(w, x, n, bias, y, grid, block, st);
+    return launch_matmul<8>(w, x, n, bias, y, grid, block, st);
+}
+
+template <int NT>
+static int launch_matmul(const jang_weight *w, const float *x, int64_t n, const float *bias,
+                         float *y, dim3 grid, dim3 block, cudaStream_t st) {
     switch (w->kind) {
     case JANG_WK_F32:
-        plain_matmul<float><<<grid, block, 0, st>>>((const float *)w->data, w->rows, w->cols, x,
-                                                     n, bias, y);
+        plain_matmul<float, NT>
+            <<<grid, block, 0, st>>>((const float *)w->data, w->rows, w->cols, x, n, bias, y);
         break;
     case JANG_WK_F16:
-        plain_matmul<__half><<<grid, block, 0, st>>>((const __half *)w->data, w->rows, w->cols,
-                                                      x, n, bias, y);
+        plain_matmul<__half, NT>
+            <<<grid, block, 0, st>>>((const __half *)w->data, w->rows, w->cols, x, n, bias, y);
         break;
     case JANG_WK_BF16:
-        plain_matmul<__nv_bfloat16><<<grid, block, 0, st>>>((const __nv_bfloat16 *)w->data,
-                                                             w->rows, w->cols, x, n, bias, y);
+        plain_matmul<__nv_bfloat16, NT><<<grid, block, 0, st>>>((const __nv_bfloat16 *)w->data,
+                                                                w->rows, w->cols, x, n, bias, y);
         break;
     case JANG_WK_AFFINE: {
         const bool bf16 = w->sdtype == JANG_DT_BF16;
         const uint32_t *codes = (const uint32_t *)w->data;
 #define CASE_G_(g)                                                                                 \
     case g:                                                                                        \
-        affine_matmul<bits_, g><<<grid, block, 0, st>>>(codes, w->scales, w->biases, bf16,         \
-                                                         w->rows, w->cols, x, n, bias, y);         \
+        affine_matmul<bits_, g, NT><<<grid, block, 0, st>>>(codes, w->scales, w->biases, bf16,     \
+                                                            w->rows, w->cols, x, n, bias, y);      \
         break;
 #define CASE_B_(b)                                                                                 \
     case b: {                                                                                      \
@@ -244,8 +321,8 @@ static __device__ float block_max(float v, float *sh) {
     return m;
 }
 
-__global__ void rmsnorm_kernel(float *out, const float *x, const float *w, int64_t width,
-                               float eps, float offset) {
+__global__ void rmsnorm_kernel(float *out, const float *x, const float *w, int64_t width, float eps,
+                               float offset) {
     __shared__ float sh[32];
     const float *xr = x + (int64_t)blockIdx.x * width;
     float *o = out + (int64_t)blockIdx.x * width;
@@ -260,13 +337,12 @@ __global__ void rmsnorm_kernel(float *out, const float *x, const float *w, int64
 extern "C" int jang_cu_rmsnorm(float *out, const float *x, const float *w, int64_t rows,
                                int64_t width, float eps, float offset, jang_cu_stream stream) {
     if (rows <= 0) return 0;
-    rmsnorm_kernel<<<(unsigned)rows, 256, 0, (cudaStream_t)stream>>>(out, x, w, width, eps,
-                                                                     offset);
+    rmsnorm_kernel<<<(unsigned)rows, 256, 0, (cudaStream_t)stream>>>(out, x, w, width, eps, offset);
     return (int)cudaGetLastError();
 }
 
-__global__ void rope_kernel(float *x, int64_t n_heads, int64_t hd, const int64_t *pos,
-                            int64_t half, int neox, const float *inv_freq, float mscale) {
+__global__ void rope_kernel(float *x, int64_t n_heads, int64_t hd, const int64_t *pos, int64_t half,
+                            int neox, const float *inv_freq, float mscale) {
     const int64_t t = blockIdx.x / n_heads, h = blockIdx.x % n_heads;
     float *p = x + (t * n_heads + h) * hd;
     const int64_t step = neox ? 1 : 2, other = neox ? half : 1;
