@@ -39,6 +39,7 @@ CUDA      ?= 0
 NVCC      ?= nvcc
 CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(shell command -v $(NVCC) 2>/dev/null))
 CUDA_ARCH ?= -gencode arch=compute_90,code=sm_90
+NVCC_WERROR = $(if $(filter 1,$(WERROR)),-Werror all-warnings -Xcompiler -Werror)
 ifeq ($(CUDA),1)
 CU_SRC      = $(sort $(wildcard src/cuda/*.cu))
 CUDA_CFLAGS = -DJANG_CUDA -I$(CUDA_HOME)/include
@@ -65,7 +66,8 @@ $(BUILD)/%.o: %.c
 
 $(BUILD)/%.o: %.cu
 	@mkdir -p $(dir $@)
-	$(NVCC) -std=c++17 -O3 $(CUDA_ARCH) -Iinclude -Isrc/util -Xcompiler -Wall -MMD -MP -c $< -o $@
+	$(NVCC) -std=c++17 -O3 $(CUDA_ARCH) -Iinclude -Isrc/util -Xcompiler -Wall $(NVCC_WERROR) -MMD -MP \
+	  -c $< -o $@
 
 $(BUILD)/libjang.a: $(LIB_OBJ)
 	@rm -f $@

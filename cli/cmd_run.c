@@ -68,17 +68,6 @@ static int parse_args(int argc, char **argv, run_opts *o) {
     return cli_parse(&run_cmd, o, argc, argv);
 }
 
-/* The tokenizer of a model path: the GGUF's vocabulary, or tokenizer.json in the directory. */
-static jang_status open_tokenizer(const char *path, jang_gguf **g, jang_tokenizer **tok) {
-    FILE *f = fopen(path, "rb");
-    char magic[4] = {0};
-    bool gguf = f && fread(magic, 1, 4, f) == 4 && !memcmp(magic, "GGUF", 4);
-    if (f) fclose(f);
-    if (!gguf) return jang_tokenizer_from_hf(path, tok);
-    jang_status s = jang_gguf_open(path, g);
-    return s ? s : jang_tokenizer_from_gguf(*g, tok);
-}
-
 static void print_piece(const jang_tokenizer *tok, jang_detok_stream *ds, int32_t id) {
     char buf[512];
     size_t len = 0;
@@ -101,7 +90,7 @@ int cmd_run(int argc, char **argv) {
     float *logits = NULL;
     rc = 1;
     jang_status s;
-    if ((s = open_tokenizer(o.model, &g, &tok))) {
+    if ((s = cli_open_tokenizer(o.model, &g, &tok))) {
         cli_error("run", s);
         goto done;
     }

@@ -47,6 +47,32 @@ template <int BITS> static __device__ __forceinline__ uint32_t code_at(const uin
  * activations are read once per R rows; partial sums are reduced in a fixed order (lane, warp). */
 #define AFF_R 4
 #define AFF_WARPS 8
+/* The end of a matmul pass: each (row, token) sum reduced over the lanes, then over the warps, in
+ * a fixed order (the same whatever the number of tokens: batch invariance), plus the bias. */
+template <int NT>
+static __device__ __forceinline__ void
+reduce_store(const float (&acc)[AFF_R][NT], float (*red)[AFF_R * NT], int nt, int64_t r0,
+             int64_t rows, int64_t t0, const float *bias, float *y) {
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
+#pragma unroll
+    for (int r = 0; r < AFF_R; r++)
+#pragma unroll
+        for (int t = 0; t < NT; t++)
+            if (t < nt) { /* uniform across the warp */
+                const float v = warp_sum(acc[r][t]);
+                if (lane == 0) red[warp][r * NT + t] = v;
+            }
+    __syncthreads();
+    if (threadIdx.x < AFF_R * NT) {
+        const int r = threadIdx.x / NT, t = threadIdx.x % NT;
+        float v = 0.0f;
+        for (int i = 0; i < nw; i++)
+            v += red[i][threadIdx.x];
+        if (t < nt && r0 + r < rows) y[(t0 + t) * rows + r0 + r] = v + (bias ? bias[r0 + r] : 0.0f);
+    }
+    __syncthreads();
+}
+
 template <int BITS, int GROUP, int NT>
 __global__ void __launch_bounds__(AFF_WARPS * 32, NT == 1 ? (BITS <= 4 ? 4 : 3) : 2)
     affine_matmul(const uint32_t *codes, const uint16_t *scales, const uint16_t *biases, bool bf16,
@@ -106,24 +132,7 @@ __global__ void __launch_bounds__(AFF_WARPS * 32, NT == 1 ? (BITS <= 4 ? 4 : 3) 
                 }
             }
         }
-#pragma unroll
-        for (int r = 0; r < AFF_R; r++)
-#pragma unroll
-            for (int t = 0; t < NT; t++)
-                if (t < nt) { /* uniform across the warp */
-                    const float v = warp_sum(acc[r][t]);
-                    if (lane == 0) red[warp][r * NT + t] = v;
-                }
-        __syncthreads();
-        if (threadIdx.x < AFF_R * NT) {
-            const int r = threadIdx.x / NT, t = threadIdx.x % NT;
-            float v = 0.0f;
-            for (int i = 0; i < nw; i++)
-                v += red[i][threadIdx.x];
-            if (t < nt && r0 + r < rows)
-                y[(t0 + t) * rows + r0 + r] = v + (bias ? bias[r0 + r] : 0.0f);
-        }
-        __syncthreads();
+        reduce_store<NT>(acc, red, nt, r0, rows, t0, bias, y);
     }
 }
 
@@ -141,7 +150,6 @@ __global__ void __launch_bounds__(AFF_WARPS * 32, NT == 1 ? 4 : 2)
     plain_matmul(const T *wt, int64_t rows, int64_t cols, const float *x, int64_t n,
                  const float *bias, float *y) {
     __shared__ float red[AFF_WARPS][AFF_R * NT];
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
     const int64_t r0 = (int64_t)blockIdx.x * AFF_R;
     for (int64_t t0 = 0; t0 < n; t0 += NT) {
         const int nt = n - t0 < NT ? (int)(n - t0) : NT;
@@ -165,24 +173,7 @@ __global__ void __launch_bounds__(AFF_WARPS * 32, NT == 1 ? 4 : 2)
                         acc[r][t] += wv[r] * xv;
                 }
         }
-#pragma unroll
-        for (int r = 0; r < AFF_R; r++)
-#pragma unroll
-            for (int t = 0; t < NT; t++)
-                if (t < nt) { /* uniform across the warp */
-                    const float v = warp_sum(acc[r][t]);
-                    if (lane == 0) red[warp][r * NT + t] = v;
-                }
-        __syncthreads();
-        if (threadIdx.x < AFF_R * NT) {
-            const int r = threadIdx.x / NT, t = threadIdx.x % NT;
-            float v = 0.0f;
-            for (int i = 0; i < nw; i++)
-                v += red[i][threadIdx.x];
-            if (t < nt && r0 + r < rows)
-                y[(t0 + t) * rows + r0 + r] = v + (bias ? bias[r0 + r] : 0.0f);
-        }
-        __syncthreads();
+        reduce_store<NT>(acc, red, nt, r0, rows, t0, bias, y);
     }
 }
 
