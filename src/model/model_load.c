@@ -217,7 +217,7 @@ static jang_status open_dir(jang_model *m, const char *dir) {
     jang_status s = jang_hf_config_load(file, &cfg);
     if (!s) s = jang_desc_from_hf_json(cfg, file, &m->d);
     if (!s) {
-        jang_clear_error();
+        jang_clear_error(); /* as before: an open that gets this far carries no stale detail */
         if (json_is_object(json_object_get(cfg, "quantization")))
             s = jang_qmodel_open_with_config(dir, cfg, &m->qm);
         else
