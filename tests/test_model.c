@@ -1,7 +1,8 @@
 /* test_model.c — the runtime's forward pass against transformers' logits on tiny random-weight
  * models (tests/data/tiny/<arch>, made by tools/gen_tiny_models.py), and the KV cache: feeding
- * the prompt in pieces must give the same logits as one batch. */
+ * the prompt in pieces must give the same logits as one batch; one open reads config.json once. */
 #include "test.h"
+#include "util.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -104,4 +105,42 @@ TEST(model_open_errors) {
     char dir[512];
     snprintf(dir, sizeof dir, "%s/mamba", test_data_path("configs"));
     CHECK(jang_model_open(dir, NULL, &m) != JANG_OK); /* no weights / unsupported */
+}
+
+/* Issue 12: one jang_model_open reads and parses config.json once (the description and the
+ * quantized reader share the parse), counted through util's read hook. */
+static void count_config_reads(const char *path, void *ctx) {
+    const char *slash = strrchr(path, '/');
+    if (!strcmp(slash ? slash + 1 : path, "config.json")) ++*(int *)ctx;
+}
+
+static int config_reads_of_open(const char *dir) {
+    int n = 0;
+    jang_model *m = NULL;
+    jang_debug_on_read(count_config_reads, &n);
+    jang_status s = jang_model_open(dir, NULL, &m);
+    jang_debug_on_read(NULL, NULL);
+    CHECK_MSG(s == JANG_OK, "%s: %s", dir, jang_last_error());
+    jang_model_close(m);
+    return n;
+}
+
+TEST(model_open_reads_config_once) {
+    char src[600], out[700];
+    snprintf(src, sizeof src, "%s/llama", test_data_path("tiny"));
+    int n = config_reads_of_open(src);
+    CHECK_MSG(n == 1, "safetensors directory: config.json read %d times", n);
+    snprintf(out, sizeof out, "%s/config_once_q4", test_tmpdir());
+    jang_convert_opts o;
+    jang_convert_opts_init(&o);
+    o.alloc.recipe = JANG_RECIPE_UNIFORM;
+    o.alloc.bits = 4;
+    o.alloc.group = 32;
+    jang_converter *cv = NULL;
+    jang_status s = jang_converter_open(src, &o, &cv);
+    if (!s) s = jang_converter_write(cv, out);
+    jang_converter_close(cv);
+    REQUIRE_OK(s);
+    n = config_reads_of_open(out);
+    CHECK_MSG(n == 1, "quantized directory: config.json read %d times", n);
 }

@@ -16,6 +16,7 @@
  * Tested by tests/test_convert.c; the CLI is cli/cmd_convert.c.
  */
 #include "../model/source.h"
+#include "../quant/alloc.h"
 #include "pool.h"
 #include "util.h"
 
@@ -87,22 +88,33 @@ static bool per_expert(const char *name) {
 
 /* ---- sources: config.json and tokenizer files ---------------------------------------------- */
 
-static jang_status hf_config_text(jang_converter *c) {
+/* config.json, read and parsed once: its text for the output, the refusal of an already
+ * quantized source, and the allocator's view of the model (c->am). */
+static jang_status hf_config(jang_converter *c) {
     char *path = jang_path_join(c->src_path, "config.json");
     if (!path) return JANG_E_NOMEM;
-    jang_status s = jang_read_file(path, 16u << 20, &c->config_json, NULL);
-    free(path);
-    if (s) return s;
-    json_t *j = json_loads(c->config_json, 0, NULL);
-    bool quantized = json_is_object(json_object_get(j, "quantization")) ||
-                     json_is_object(json_object_get(j, "quantization_config"));
+    size_t len = 0;
+    json_error_t err;
+    json_t *j = NULL;
+    jang_status s = jang_read_file(path, 16u << 20, &c->config_json, &len);
+    if (s) goto done;
+    j = json_loadb(c->config_json, len, 0, &err);
+    if (json_is_object(json_object_get(j, "quantization")) ||
+        json_is_object(json_object_get(j, "quantization_config"))) {
+        s = jang_fail(JANG_E_UNSUPPORTED,
+                      "%s: the source is already quantized (config.json has a quantization "
+                      "block); requantizing JANG/MLX directories is not supported",
+                      c->src_path);
+        goto done;
+    }
+    if (!j) /* jang_alloc_model_from_hf_config's message */
+        s = jang_fail(JANG_E_FORMAT, "%s: %s (line %d)", path, err.text, err.line);
+    else
+        s = jang_alloc_model_from_hf_json(j, path, &c->am);
+done:
     json_decref(j);
-    if (quantized)
-        return jang_fail(JANG_E_UNSUPPORTED,
-                         "%s: the source is already quantized (config.json has a quantization "
-                         "block); requantizing JANG/MLX directories is not supported",
-                         c->src_path);
-    return JANG_OK;
+    free(path);
+    return s;
 }
 
 static jang_status gguf_exports(jang_converter *c) {
@@ -318,8 +330,7 @@ jang_status jang_converter_open(const char *src, const jang_convert_opts *opts,
             note(c, "GGUF tensor '%s' skipped: no Hugging Face counterpart",
                  jang_source_skipped(c->src, i));
     } else {
-        if ((s = hf_config_text(c))) goto fail;
-        if ((s = jang_alloc_model_from_hf_config(src, &c->am))) goto fail;
+        if ((s = hf_config(c))) goto fail;
     }
     c->n = jang_source_count(c->src);
     if (c->n == 0) {

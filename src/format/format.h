@@ -61,4 +61,10 @@ static inline bool jang_affine_group_ok(int64_t group) {
  * file path in tensor views and error messages. Used by the fuzz target. */
 jang_status jang_st_open_memory(const void *data, size_t size, const char *name, jang_st **out);
 
+/* jang_qmodel_open with config.json already read and parsed by the caller (jang_model_open reads
+ * it once for the description and the directory): config is that JSON object (borrowed; the
+ * model keeps its own reference), or NULL to read dir/config.json as jang_qmodel_open does. */
+struct json_t;
+jang_status jang_qmodel_open_with_config(const char *dir, struct json_t *config, jang_qmodel **out);
+
 #endif

@@ -458,8 +458,9 @@ static const jang_tensor *find_suffixed(const jang_st *st, const char *p, size_t
 }
 
 /* The whole open, fail-fast (k->rep NULL) or collecting (validate). In collecting mode a module
- * that cannot be resolved is left out and the open goes on. */
-static jang_status qm_load(sink *k, const char *dir, jang_qmodel **out) {
+ * that cannot be resolved is left out and the open goes on. config: config.json already parsed
+ * by the caller (a reference is taken), or NULL to read dir/config.json here. */
+static jang_status qm_load(sink *k, const char *dir, json_t *config, jang_qmodel **out) {
     *out = NULL;
     char nb[NB];
     jang_qmodel *m = jang_calloc(1, sizeof *m, dir);
@@ -476,9 +477,14 @@ static jang_status qm_load(sink *k, const char *dir, jang_qmodel **out) {
 
     /* config.json and jang_config.json */
     tick(k, JANG_CHECK_FILES, 1);
-    if ((s = load_json(k, dir, "config.json", &m->config, &present)) != JANG_OK) goto fail;
-    if (!present && (s = bad(k, JANG_CHECK_FILES, JANG_E_NOTFOUND, "no config.json")) != JANG_OK)
-        goto fail;
+    if (config) {
+        m->config = json_incref(config);
+    } else {
+        if ((s = load_json(k, dir, "config.json", &m->config, &present)) != JANG_OK) goto fail;
+        if (!present &&
+            (s = bad(k, JANG_CHECK_FILES, JANG_E_NOTFOUND, "no config.json")) != JANG_OK)
+            goto fail;
+    }
     if ((s = load_json(k, dir, "jang_config.json", &m->jcfg, &present)) != JANG_OK) goto fail;
     if (present) tick(k, JANG_CHECK_FILES, 1);
     if (m->jcfg) {
@@ -644,13 +650,18 @@ fail:
     return s != JANG_OK ? s : JANG_E_FORMAT;
 }
 
-jang_status jang_qmodel_open(const char *dir, jang_qmodel **out) {
+jang_status jang_qmodel_open_with_config(const char *dir, json_t *config, jang_qmodel **out) {
     if (!out) return jang_fail(JANG_E_ARG, "jang_qmodel_open: out is NULL");
     *out = NULL;
     if (!dir || !dir[0]) return jang_fail(JANG_E_ARG, "jang_qmodel_open: empty path");
     if (!jang_is_dir(dir)) return jang_fail(JANG_E_NOTFOUND, "%s: not a directory", dir);
+    JANG_ASSERT(!config || json_is_object(config));
     sink k = {NULL, dir};
-    return qm_load(&k, dir, out);
+    return qm_load(&k, dir, config, out);
+}
+
+jang_status jang_qmodel_open(const char *dir, jang_qmodel **out) {
+    return jang_qmodel_open_with_config(dir, NULL, out);
 }
 
 const jang_qmodel_info *jang_qmodel_get_info(const jang_qmodel *m) { return m ? &m->info : NULL; }
@@ -1080,7 +1091,7 @@ jang_status jang_dir_validate(const char *dir, jang_validate_report *report) {
     sink k = {report, dir};
     check_index(&k, dir);
     jang_qmodel *m = NULL;
-    jang_status s = qm_load(&k, dir, &m);
+    jang_status s = qm_load(&k, dir, NULL, &m);
     if (s == JANG_OK && m) {
         check_finite(&k, m);
         check_manifest(&k, m);

@@ -177,4 +177,13 @@ const jang_arch_tensor *jang_arch_find_hf(const jang_arch_traits *t, const char 
 /* Length of a tensor name without its ".weight" / ".bias" suffix. */
 size_t jang_arch_name_stem(const char *name);
 
+/* ---- config.json, read and parsed once per open (desc.c) ---------------------------------- */
+struct json_t;
+/* Reads `file` (at most 16 MiB) and parses it, refusing duplicate keys, into a JSON object
+ * (*out, the caller's to json_decref); the errors name `file`. */
+jang_status jang_hf_config_load(const char *file, struct json_t **out);
+/* jang_desc_from_hf_config on an already parsed config.json object; `file` names it in errors. */
+jang_status jang_desc_from_hf_json(const struct json_t *root, const char *file,
+                                   jang_model_desc *out);
+
 #endif

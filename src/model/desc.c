@@ -57,8 +57,8 @@ static void desc_arch_defaults(jang_model_desc *d) {
 
 typedef struct {
     const char *file;
-    json_t *root; /* top-level object */
-    json_t *text; /* text_config for multimodal wrappers, else root */
+    const json_t *root; /* top-level object */
+    const json_t *text; /* text_config for multimodal wrappers, else root */
 } hf_cfg;
 
 /* Looks a key up in text_config first, then at top level. */
@@ -189,27 +189,43 @@ static jang_status desc_validate(const char *src, jang_model_desc *d) {
     return JANG_OK;
 }
 
+jang_status jang_hf_config_load(const char *file, json_t **out) {
+    *out = NULL;
+    char *text = NULL;
+    size_t len = 0;
+    jang_status s = jang_read_file(file, 16u << 20, &text, &len);
+    if (s) return s;
+    json_error_t err;
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
+    free(text);
+    if (!root)
+        return jang_fail(JANG_E_FORMAT, "%s: invalid JSON at line %d: %s", file, err.line,
+                         err.text);
+    if (!json_is_object(root)) {
+        json_decref(root);
+        return jang_fail(JANG_E_FORMAT, "%s: not a JSON object", file);
+    }
+    *out = root;
+    return JANG_OK;
+}
+
 jang_status jang_desc_from_hf_config(const char *path, jang_model_desc *out) {
     desc_init(out);
     char *file = jang_is_dir(path) ? jang_path_join(path, "config.json") : jang_strdup(path);
     if (!file) return jang_fail(JANG_E_NOMEM, "out of memory");
-    char *text = NULL;
-    size_t len = 0;
     json_t *root = NULL;
-    jang_status s = jang_read_file(file, 16u << 20, &text, &len);
-    if (s) goto done;
-    json_error_t err;
-    root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
-    if (!root) {
-        s = jang_fail(JANG_E_FORMAT, "%s: invalid JSON at line %d: %s", file, err.line, err.text);
-        goto done;
-    }
-    if (!json_is_object(root)) {
-        s = jang_fail(JANG_E_FORMAT, "%s: not a JSON object", file);
-        goto done;
-    }
+    jang_status s = jang_hf_config_load(file, &root);
+    if (!s) s = jang_desc_from_hf_json(root, file, out);
+    json_decref(root);
+    free(file);
+    return s;
+}
+
+jang_status jang_desc_from_hf_json(const json_t *root, const char *file, jang_model_desc *out) {
+    desc_init(out);
+    jang_status s = JANG_OK;
     hf_cfg c = {file, root, root};
-    json_t *tc = json_object_get(root, "text_config");
+    const json_t *tc = json_object_get(root, "text_config");
     if (json_is_object(tc)) c.text = tc;
 
     json_t *mt = cfg_get(&c, "model_type");
@@ -291,9 +307,6 @@ jang_status jang_desc_from_hf_config(const char *path, jang_model_desc *out) {
                           file, partial, (long long)out->rope_dim);
     }
 done:
-    json_decref(root);
-    free(text);
-    free(file);
     return s;
 }
 

@@ -9,6 +9,7 @@
  * tensors"): errors name the file and tensor. The backend then places each weight (backend.h).
  * Tested by tests/test_model.c against transformers' logits.
  */
+#include "../format/format.h"
 #include "model_internal.h"
 #include "util.h"
 
@@ -207,20 +208,24 @@ static jang_status load_vec(jang_model *m, const char *name, int64_t n, bool req
 
 /* ---- open / close ------------------------------------------------------------------------- */
 
-/* Whether a model directory's config.json carries an MLX/JANG "quantization" block. */
-static bool dir_is_quantized(const char *dir) {
-    char *cfg = jang_path_join(dir, "config.json");
-    char *text = NULL;
-    bool q = false;
-    if (cfg && jang_read_file(cfg, 64u << 20, &text, NULL) == JANG_OK) {
-        json_t *j = json_loads(text, 0, NULL);
-        q = json_is_object(json_object_get(j, "quantization"));
-        json_decref(j);
+/* A Hugging Face, MLX or JANG directory: config.json is read and parsed once, for the
+ * description and, when it carries an MLX/JANG "quantization" block, for the quantized reader. */
+static jang_status open_dir(jang_model *m, const char *dir) {
+    char *file = jang_path_join(dir, "config.json");
+    if (!file) return jang_fail(JANG_E_NOMEM, "out of memory");
+    json_t *cfg = NULL;
+    jang_status s = jang_hf_config_load(file, &cfg);
+    if (!s) s = jang_desc_from_hf_json(cfg, file, &m->d);
+    if (!s) {
+        jang_clear_error(); /* as before: an open that gets this far carries no stale detail */
+        if (json_is_object(json_object_get(cfg, "quantization")))
+            s = jang_qmodel_open_with_config(dir, cfg, &m->qm);
+        else
+            s = jang_st_open(dir, &m->st);
     }
-    free(text);
-    free(cfg);
-    jang_clear_error();
-    return q;
+    json_decref(cfg);
+    free(file);
+    return s;
 }
 
 void jang_model_opts_init(jang_model_opts *o) { o->backend = NULL; }
@@ -403,12 +408,7 @@ jang_status jang_model_open(const char *path, const jang_model_opts *opts, jang_
         if ((s = jang_gguf_open(path, &m->gguf))) goto fail;
         if ((s = jang_desc_from_gguf(m->gguf, &m->d))) goto fail;
     } else {
-        if ((s = jang_desc_from_hf_config(path, &m->d))) goto fail;
-        if (dir_is_quantized(path)) {
-            if ((s = jang_qmodel_open(path, &m->qm))) goto fail;
-        } else if ((s = jang_st_open(path, &m->st))) {
-            goto fail;
-        }
+        if ((s = open_dir(m, path))) goto fail;
     }
     m->traits = jang_arch_traits_of(m->d.arch);
     if ((s = check_supported(path, &m->d, m->traits))) goto fail;

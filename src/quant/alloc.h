@@ -38,4 +38,10 @@ bool jang_is_routed_expert_mlp(const char *lower);
 /* convert.py's _is_moe_router_gate (routers and shared_expert_gate, stored unquantized). */
 bool jang_is_moe_router_gate(const char *lower);
 
+/* jang_alloc_model_from_hf_config on a config.json already parsed by the caller (the converter
+ * reads it once); `file` names it in errors. */
+struct json_t;
+jang_status jang_alloc_model_from_hf_json(const struct json_t *cfg, const char *file,
+                                          jang_alloc_model *out);
+
 #endif

@@ -263,14 +263,14 @@ static double num(const json_t *v, double dflt) {
 
 /* architectures.py's _cfg(key): config.get(key, text_config.get(key)), with an explicit null
  * meaning "absent". Quirk kept: a top-level null hides a text_config value. NULL when absent. */
-static json_t *cfg_get(json_t *top, json_t *tc, const char *key) {
+static json_t *cfg_get(const json_t *top, const json_t *tc, const char *key) {
     json_t *v = json_object_get(top, key);
     if (!v && tc) v = json_object_get(tc, key);
     return json_is_null(v) ? NULL : v;
 }
 
 /* num_local_experts, else num_experts, else n_routed_experts; 0 when none. */
-static double cfg_experts(json_t *top, json_t *tc) {
+static double cfg_experts(const json_t *top, const json_t *tc) {
     static const char *const keys[] = {"num_local_experts", "num_experts", "n_routed_experts"};
     for (int i = 0; i < 3; i++) {
         json_t *v = cfg_get(top, tc, keys[i]);
@@ -290,8 +290,8 @@ static void set_arch(jang_alloc_model *m, const char *arch_type) {
     snprintf(m->arch_type, sizeof m->arch_type, "%s", arch_type);
 }
 
-static void detect(json_t *cfg, jang_alloc_model *m) {
-    json_t *tc = json_object_get(cfg, "text_config");
+static void detect(const json_t *cfg, jang_alloc_model *m) {
+    const json_t *tc = json_object_get(cfg, "text_config");
     if (!json_is_object(tc)) tc = NULL;
     const char *mt = json_string_value(json_object_get(cfg, "model_type"));
     if (!mt) mt = "";
@@ -374,39 +374,41 @@ jang_status jang_alloc_model_from_hf_config(const char *path, jang_alloc_model *
     json_error_t err;
     json_t *cfg = json_load_file(file, 0, &err);
     jang_status s = JANG_OK;
-    if (!cfg) {
+    if (!cfg)
         s = jang_fail(jang_file_exists(file) ? JANG_E_FORMAT : JANG_E_IO, "%s: %s (line %d)", file,
                       err.text, err.line);
-        goto done;
-    }
-    if (!json_is_object(cfg)) {
-        s = jang_fail(JANG_E_FORMAT, "%s: not a JSON object", file);
-        goto done;
-    }
+    else
+        s = jang_alloc_model_from_hf_json(cfg, file, out);
+    json_decref(cfg);
+    free(file);
+    return s;
+}
+
+jang_status jang_alloc_model_from_hf_json(const json_t *cfg, const char *file,
+                                          jang_alloc_model *out) {
+    model_init(out);
+    if (!json_is_object(cfg)) return jang_fail(JANG_E_FORMAT, "%s: not a JSON object", file);
     detect(cfg, out);
-    json_t *tc = json_object_get(cfg, "text_config");
+    const json_t *tc = json_object_get(cfg, "text_config");
     if (!json_is_object(tc)) tc = NULL;
     /* convert.py: config tie_word_embeddings or text_config's; absent = false (quirk: a model
      * whose class ties by default but whose config omits the key counts as untied). */
     out->tied_embeddings = truthy(json_object_get(cfg, "tie_word_embeddings")) ||
                            (tc && truthy(json_object_get(tc, "tie_word_embeddings")));
-    json_t *qk = json_object_get(cfg, "qk_nope_head_dim");
+    const json_t *qk = json_object_get(cfg, "qk_nope_head_dim");
     if (!qk && tc) qk = json_object_get(tc, "qk_nope_head_dim");
     out->qk_nope_head_dim = (int64_t)num(qk, 0);
-    json_t *act = json_object_get(cfg, "mlp_hidden_act");
+    const json_t *act = json_object_get(cfg, "mlp_hidden_act");
     if (!truthy(act) && tc) act = json_object_get(tc, "mlp_hidden_act");
     if (json_is_string(act)) {
         char la[32];
         lower_copy(la, sizeof la, json_string_value(act));
         out->relu2_act = !strcmp(la, "relu2") || !strcmp(la, "squared_relu");
     }
-    json_t *nl = json_object_get(cfg, "num_hidden_layers");
+    const json_t *nl = json_object_get(cfg, "num_hidden_layers");
     if (!nl && tc) nl = json_object_get(tc, "num_hidden_layers");
     out->n_layers = (int64_t)num(nl, 0);
-done:
-    json_decref(cfg);
-    free(file);
-    return s;
+    return JANG_OK;
 }
 
 void jang_alloc_model_from_desc(const jang_model_desc *d, jang_alloc_model *out) {

@@ -50,9 +50,18 @@ void jang_map_close(jang_map *m) {
     memset(m, 0, sizeof *m);
 }
 
+static _Thread_local void (*read_hook)(const char *path, void *ctx);
+static _Thread_local void *read_hook_ctx;
+
+void jang_debug_on_read(void (*fn)(const char *path, void *ctx), void *ctx) {
+    read_hook = fn;
+    read_hook_ctx = ctx;
+}
+
 jang_status jang_read_file(const char *path, size_t max_bytes, char **out, size_t *len) {
     *out = NULL;
     if (len) *len = 0;
+    if (read_hook) read_hook(path, read_hook_ctx);
     FILE *f = fopen(path, "rb");
     if (!f) return jang_fail(JANG_E_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;

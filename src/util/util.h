@@ -45,6 +45,11 @@ void jang_map_close(jang_map *m);
 /* Reads a whole (small) file into a NUL-terminated buffer; refuses files over max_bytes. */
 jang_status jang_read_file(const char *path, size_t max_bytes, char **out, size_t *len);
 
+/* Tests only: fn(path, ctx) is called by every jang_read_file of this thread before it opens
+ * the file (NULL: none), so a test can count how often one open reads, say, config.json
+ * (tests/test_model.c). */
+void jang_debug_on_read(void (*fn)(const char *path, void *ctx), void *ctx);
+
 /* malloc/calloc that record JANG_E_NOMEM detail on failure (caller still checks NULL). */
 void *jang_malloc(size_t n, const char *what);
 void *jang_calloc(size_t n, size_t size, const char *what);
