@@ -141,6 +141,32 @@ TEST(hostile_desc_validate_cli) {
     json_decref(orig);
 }
 
+/* A context's KV cache is n_layers x max_ctx x kv_dim floats: with a description that got past
+ * the check (here: altered in memory; descriptions come only from the readers) the product must
+ * not wrap to a small allocation. 2^52 x 4096 x 32 x 4 bytes is 2^71: it wrapped to 0. */
+TEST(hostile_desc_context_kv_product) {
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/llama", test_data_path("tiny"));
+    jang_model *m = NULL;
+    REQUIRE_OK(jang_model_open(dir, NULL, &m));
+    /* the model is heap memory: writing through the cast is defined; restored below */
+    jang_model_desc *d = (jang_model_desc *)jang_model_get_desc(m);
+    int64_t layers = d->n_layers;
+    d->n_layers = P2(52);
+    jang_context_opts o;
+    jang_context_opts_init(&o);
+    o.max_ctx = 4096;
+    jang_context *c = NULL;
+    jang_status s = jang_context_init(m, &o, &c);
+    CHECK_MSG(s == JANG_E_NOMEM && c == NULL, "context init -> %s (%s), expected out of memory",
+              jang_status_str(s), jang_last_error());
+    CHECK_MSG(strstr(jang_last_error(), "KV cache"), "detail \"%s\" does not name the KV cache",
+              jang_last_error());
+    jang_context_free(c);
+    d->n_layers = layers;
+    jang_model_close(m);
+}
+
 /* jang_desc_check itself on fields a config.json reaches only through derived values or that
  * only GGUF metadata can make negative: each refused naming its field; the tiny model's own
  * description passes. */
