@@ -227,3 +227,60 @@ TEST(hostile_desc_check_fields) {
                   jang_status_str(s), e, cases[i].names);
     }
 }
+
+/* ---- the same through GGUF metadata ----------------------------------------------------------
+ * A GGUF file of metadata only (no tensors): llama with 2^62 blocks. The loader and the converter
+ * must refuse it naming the GGUF key, before anything is sized from it. */
+
+static void put(FILE *f, const void *p, size_t n) { fwrite(p, 1, n, f); }
+static void put_u32(FILE *f, uint32_t v) {
+    uint8_t x[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+    put(f, x, 4);
+}
+static void put_u64(FILE *f, uint64_t v) {
+    put_u32(f, (uint32_t)v);
+    put_u32(f, (uint32_t)(v >> 32));
+}
+static void put_key(FILE *f, const char *key, uint32_t type) {
+    put_u64(f, strlen(key));
+    put(f, key, strlen(key));
+    put_u32(f, type);
+}
+
+TEST(hostile_desc_gguf_layers) {
+    char path[600];
+    snprintf(path, sizeof path, "%s/layers.gguf", test_tmpdir());
+    FILE *f = fopen(path, "wb");
+    REQUIRE(f);
+    enum { U32 = 4, STR = 8, U64 = 10 }; /* GGUF value types */
+    put(f, "GGUF", 4);
+    put_u32(f, 3);
+    put_u64(f, 0); /* tensors */
+    put_u64(f, 6); /* keys */
+    put_key(f, "general.architecture", STR);
+    put_u64(f, 5);
+    put(f, "llama", 5);
+    put_key(f, "llama.block_count", U64);
+    put_u64(f, (uint64_t)P2(62));
+    put_key(f, "llama.embedding_length", U32);
+    put_u32(f, 64);
+    put_key(f, "llama.attention.head_count", U32);
+    put_u32(f, 4);
+    put_key(f, "llama.feed_forward_length", U32);
+    put_u32(f, 128);
+    put_key(f, "llama.vocab_size", U32);
+    put_u32(f, 256);
+    REQUIRE(fclose(f) == 0);
+
+    jang_model *m = NULL;
+    jang_status s = jang_model_open(path, NULL, &m);
+    CHECK_MSG(s == JANG_E_FORMAT && strstr(jang_last_error(), "layers.gguf") &&
+                  strstr(jang_last_error(), "llama.block_count"),
+              "jang_model_open: %s \"%s\"", jang_status_str(s), jang_last_error());
+    jang_model_close(m);
+    jang_converter *c = NULL;
+    s = jang_converter_open(path, NULL, &c);
+    CHECK_MSG(s == JANG_E_FORMAT && strstr(jang_last_error(), "llama.block_count"),
+              "jang_converter_open: %s \"%s\"", jang_status_str(s), jang_last_error());
+    jang_converter_close(c);
+}
