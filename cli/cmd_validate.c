@@ -1,8 +1,11 @@
 /* cmd_validate.c — `jang validate DIR`: is a JANG v2 / MLX quantized directory sound?
  *
  * Runs jang_dir_validate (files, index, quant, shapes, finite, manifest: see JANG_CHECK_MAP) and
- * one check of its own, "arch": the in_features of every attention/MLP/embedding module must be
- * what config.json's architecture says (jang_desc_from_hf_config). Stored shapes alone cannot
+ * one check of its own, "arch": config.json's description must pass the loader's description
+ * check (jang_desc_from_hf_config runs jang_desc_check: bounded, consistent dimensions), and the
+ * in_features of every attention/MLP/embedding module must be what that architecture says. The
+ * description check lives in the model library (src/model/desc.c), which format/'s
+ * jang_dir_validate may not include; this command composes the two. Stored shapes alone cannot
  * catch a config claiming (4 bits, g128) for a module written with (8 bits, g64): both give the
  * same shapes, but a different in_features. Prints one line per check with its first failures;
  * exit 0 when valid, 1 when not, 2 on bad usage. Tested by tests/test_jang_dir.c.
@@ -56,7 +59,13 @@ static void arch_fail(arch_result *r, const char *fmt, ...) {
 
 static void check_arch(const char *dir, arch_result *r) {
     jang_model_desc d;
-    if (jang_desc_from_hf_config(dir, &d) != JANG_OK) {
+    jang_status s = jang_desc_from_hf_config(dir, &d);
+    if (s == JANG_E_FORMAT) { /* the loader's own check (jang_desc_check) refuses it */
+        r->checked++;
+        arch_fail(r, "%s", jang_last_error());
+        return;
+    }
+    if (s != JANG_OK) {
         snprintf(r->note, sizeof r->note, "skipped: config.json architecture not understood: %s",
                  jang_last_error());
         return;
@@ -107,7 +116,8 @@ static const cli_opt validate_rows[] = {
 static const cli_cmd validate_cmd = {
     "validate", "DIR", validate_rows, CLI_COUNT(validate_rows),
     "Checks files, index, bits/group resolution, shapes, finite scales/biases, the\n"
-    "jang manifest and in_features against config.json; exit 0 when all pass.\n"};
+    "jang manifest, config.json's description and in_features against it; exit 0\n"
+    "when all pass.\n"};
 
 int cmd_validate(int argc, char **argv) {
     validate_args a = {NULL};
@@ -137,7 +147,7 @@ int cmd_validate(int argc, char **argv) {
     memset(&ar, 0, sizeof ar);
     check_arch(dir, &ar);
     print_line("arch", ar.checked > 0, ar.checked, ar.failed, ar.note,
-               "in_features of attention/MLP/embedding modules match config.json");
+               "config.json's description is sound; module in_features match it");
     for (int k = 0; k < ar.n_msgs; k++)
         printf("      - %s\n", ar.msgs[k]);
     total_failed += ar.failed;

@@ -354,6 +354,15 @@ typedef struct jang_model_desc {
 /* Reads config.json (path to the file or to the model directory). */
 jang_status jang_desc_from_hf_config(const char *path, jang_model_desc *out);
 jang_status jang_desc_from_gguf(const jang_gguf *g, jang_model_desc *out);
+/* Checks a description before anything is sized from it: every dimension within a generous upper
+ * bound (layers <= 2^12; hidden/intermediate sizes, heads, head_dim, experts, SSM sizes and
+ * n_heads x head_dim <= 2^20; vocab <= 2^24; context lengths <= 2^30; see desc.c for why), the
+ * required ones (layers, hidden size, vocab; heads and head_dim for attention models) >= 1, the
+ * others >= 0, heads a multiple of KV heads, an even RoPE dimension <= head_dim, and every tensor
+ * of the architecture <= 2^40 elements (checked multiplication: no product wraps). JANG_E_FORMAT
+ * naming src (the file the description came from) and the field. Both readers above run it; the
+ * loader and the converter refuse what it refuses, and `jang validate` reports it. */
+jang_status jang_desc_check(const jang_model_desc *d, const char *src);
 /* The Hugging Face config.json of a description (what transformers / mlx-lm read: architectures,
  * model_type, sizes, rope_theta, rope_scaling, tie_word_embeddings, attention_bias ...), for the
  * dense llama / mistral / qwen2 / qwen3 models; torch_dtype NULL = "float16". Returns malloc'ed

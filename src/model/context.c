@@ -40,9 +40,23 @@ jang_status jang_context_init(const jang_model *m, const jang_context_opts *opts
     jang_status s = m->backend->create(&bo, &c->be);
     if (s) goto fail;
     const jang_model_desc *d = &m->d;
-    size_t kv = (size_t)d->n_layers * (size_t)c->max_ctx * (size_t)(d->n_kv_heads * d->head_dim);
-    if ((s = c->be->i->alloc(c->be, kv * sizeof(float), (void **)&c->k_cache)) ||
-        (s = c->be->i->alloc(c->be, kv * sizeof(float), (void **)&c->v_cache)))
+    /* (n_layers, max_ctx, n_kv * hd) floats: within 2^58 bytes for a checked description
+     * (jang_desc_check), multiplied checked all the same so that nothing can wrap */
+    uint64_t kv = 1;
+    if (!jang_mul_u64(kv, (uint64_t)d->n_layers, &kv) ||
+        !jang_mul_u64(kv, (uint64_t)c->max_ctx, &kv) ||
+        !jang_mul_u64(kv, (uint64_t)d->n_kv_heads, &kv) ||
+        !jang_mul_u64(kv, (uint64_t)d->head_dim, &kv) || !jang_mul_u64(kv, sizeof(float), &kv) ||
+        kv > SIZE_MAX) {
+        s = jang_fail(JANG_E_NOMEM,
+                      "KV cache of %lld layers x %lld positions x %lld x %lld floats does not fit "
+                      "in memory",
+                      (long long)d->n_layers, (long long)c->max_ctx, (long long)d->n_kv_heads,
+                      (long long)d->head_dim);
+        goto fail;
+    }
+    if ((s = c->be->i->alloc(c->be, (size_t)kv, (void **)&c->k_cache)) ||
+        (s = c->be->i->alloc(c->be, (size_t)kv, (void **)&c->v_cache)))
         goto fail;
     *out = c;
     return JANG_OK;
@@ -76,8 +90,12 @@ jang_status jang_context_reserve(jang_context *c, int64_t n) {
                 {&c->hb, d->ffn_dim}, {&c->hb2, d->ffn_dim}, {&c->logits, d->vocab_size}};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
         release(c, bufs[i].p);
-        jang_status s = c->be->i->alloc(c->be, (size_t)n * (size_t)bufs[i].w * sizeof(float),
-                                        (void **)bufs[i].p);
+        uint64_t bytes = 1; /* n x width floats: checked, as the KV cache */
+        bool fits = jang_mul_u64(bytes, (uint64_t)n, &bytes) &&
+                    jang_mul_u64(bytes, (uint64_t)bufs[i].w, &bytes) &&
+                    jang_mul_u64(bytes, sizeof(float), &bytes) && bytes <= SIZE_MAX;
+        jang_status s =
+            fits ? c->be->i->alloc(c->be, (size_t)bytes, (void **)bufs[i].p) : JANG_E_NOMEM;
         if (s) {
             c->cap_tokens = 0;
             return jang_fail(s, "out of memory for %lld tokens of activations", (long long)n);

@@ -154,13 +154,182 @@ static jang_status hf_rope(const hf_cfg *c, jang_model_desc *d, double *partial)
     return JANG_OK;
 }
 
-/* Checks the invariants every consumer relies on. */
-static jang_status desc_validate(const char *src, jang_model_desc *d) {
+/* ---- bounds: jang_desc_check ---------------------------------------------------------------
+ *
+ * Every integer of a description sizes something: the loader's layer table (n_layers), tensor
+ * shapes (rows x cols [x experts]), activations (tokens x width), the KV cache (layers x context x
+ * kv width), RoPE tables. The bounds are generous, one or two orders of magnitude above the
+ * largest published models, and small enough that no product the runtime or the converter forms
+ * from them wraps in 64 bits (so sizes need no thought downstream), and every tensor's element
+ * count is bounded on its own through the checked multiply:
+ *   layers   <= 2^12  the deepest published decoders have under 200 layers;
+ *   widths   <= 2^20  hidden/intermediate sizes, head counts, head_dim, experts and SSM sizes: the
+ *                     widest published (PaLM's 73728 FFN, Llama 3.1 405B's 53248) are below 2^17;
+ *                     n_heads x head_dim (the attention width) is bounded the same;
+ *   vocab    <= 2^24  the largest vocabularies (Gemma 3: 262144) are 2^18;
+ *   positions <= 2^30 context lengths, sliding windows: the longest published (10M) is 2^23.3;
+ *   a tensor <= 2^40 elements: 4 TiB as f32, 200 x the largest published tensor (Llama 4
+ *                     Maverick's stacked experts, 5.4e9 elements).
+ * With these, layers x context x kv width (context <= 2^24 in jang_context_init) is below 2^56
+ * floats, and tokens x width below 2^48. */
+#define DESC_MAX_LAYERS ((int64_t)1 << 12)
+#define DESC_MAX_WIDTH ((int64_t)1 << 20)
+#define DESC_MAX_VOCAB ((int64_t)1 << 24)
+#define DESC_MAX_POS ((int64_t)1 << 30)
+#define DESC_MAX_ELEMS ((uint64_t)1 << 40)
+
+/* The name of a field as its source spells it: config.json's key, or the GGUF key. */
+typedef struct {
+    const char *src;
+    const jang_model_desc *d;
+    bool gguf;
+} desc_ctx;
+
+static jang_status field_range(const desc_ctx *c, const char *hf, const char *gg, int64_t v,
+                               int64_t lo, int64_t hi) {
+    if (v >= lo && v <= hi) return JANG_OK;
+    if (c->gguf)
+        return jang_fail(JANG_E_FORMAT, "%s: %s.%s = %lld is out of range [%lld, %lld]", c->src,
+                         c->d->arch_name, gg, (long long)v, (long long)lo, (long long)hi);
+    return jang_fail(JANG_E_FORMAT, "%s: %s = %lld is out of range [%lld, %lld]", c->src, hf,
+                     (long long)v, (long long)lo, (long long)hi);
+}
+
+/* A tensor dimension's description fields, in config.json's names (the description is in HF
+ * layout: see the top of this file). */
+static const char *dim_fields(jang_dimsym s) {
+    switch (s) {
+    case JANG_DIM_NONE:
+        return "1";
+    case JANG_DIM_MODEL:
+        return "hidden_size";
+    case JANG_DIM_Q:
+        return "(num_attention_heads x head_dim)";
+    case JANG_DIM_KV:
+        return "(num_key_value_heads x head_dim)";
+    case JANG_DIM_HEAD:
+        return "head_dim";
+    case JANG_DIM_FFN:
+        return "intermediate_size";
+    case JANG_DIM_VOCAB:
+        return "vocab_size";
+    case JANG_DIM_QKV:
+        return "((num_attention_heads + 2 num_key_value_heads) x head_dim)";
+    case JANG_DIM_FFN2:
+        return "(2 intermediate_size)";
+    case JANG_DIM_EXPERTS:
+        return "num_experts";
+    case JANG_DIM_MOE_FFN:
+        return "moe_intermediate_size";
+    case JANG_DIM_SHEXP_FFN:
+        return "shared_expert_intermediate_size";
+    case JANG_DIM_SSM_INNER:
+        return "(expand x hidden_size)";
+    case JANG_DIM_SSM_INNER2:
+        return "(2 expand x hidden_size)";
+    case JANG_DIM_SSM_STATE:
+        return "state_size";
+    case JANG_DIM_SSM_CONV:
+        return "conv_kernel";
+    case JANG_DIM_SSM_DT_RANK:
+        return "time_step_rank";
+    case JANG_DIM_SSM_XPROJ:
+        return "(time_step_rank + 2 state_size)";
+    }
+    return "?";
+}
+
+/* Every tensor of the architecture's row holds at most DESC_MAX_ELEMS elements. */
+static jang_status check_tensors(const desc_ctx *c, const jang_arch_tensor *tab, int n) {
+    for (int i = 0; i < n; i++) {
+        const jang_arch_tensor *t = &tab[i];
+        uint64_t e = 1;
+        bool ok = true;
+        jang_dimsym dims[3] = {t->stack, t->shape[0], t->shape[1]};
+        for (int k = 0; k < 3; k++)
+            ok = ok && jang_mul_u64(e, (uint64_t)jang_dim_value(dims[k], c->d), &e);
+        if (ok && e <= DESC_MAX_ELEMS) continue;
+        char elems[48] = "more than 2^64";
+        if (ok) snprintf(elems, sizeof elems, "%llu", (unsigned long long)e);
+        return jang_fail(JANG_E_FORMAT,
+                         "%s: tensor '%s' would hold %s%s%s x %s = %s elements, above 2^40", c->src,
+                         t->hf, t->stack != JANG_DIM_NONE ? dim_fields(t->stack) : "",
+                         t->stack != JANG_DIM_NONE ? " x " : "", dim_fields(t->shape[0]),
+                         dim_fields(t->shape[1]), elems);
+    }
+    return JANG_OK;
+}
+
+static jang_status desc_check(const jang_model_desc *d, const char *src, bool gguf) {
+    const desc_ctx c = {src ? src : "model description", d, gguf};
+    const jang_arch_traits *tr = jang_arch_traits_of(d->arch);
+    const int64_t attn = tr->ssm ? 0 : 1, ssm = tr->ssm ? 1 : 0; /* minimum: required or not */
+    const int64_t W = DESC_MAX_WIDTH;
+    jang_status s;
+    if ((s = field_range(&c, "num_hidden_layers", "block_count", d->n_layers, 1,
+                         DESC_MAX_LAYERS)) ||
+        (s = field_range(&c, "hidden_size", "embedding_length", d->dim, 1, W)) ||
+        (s = field_range(&c, "intermediate_size", "feed_forward_length", d->ffn_dim, 0, W)) ||
+        (s = field_range(&c, "num_attention_heads", "attention.head_count", d->n_heads, attn, W)) ||
+        (s = field_range(&c, "num_key_value_heads", "attention.head_count_kv", d->n_kv_heads, attn,
+                         W)) ||
+        (s = field_range(&c, "head_dim", "attention.key_length", d->head_dim, attn, W)) ||
+        (s = field_range(&c, "vocab_size", "vocab_size", d->vocab_size, 1, DESC_MAX_VOCAB)) ||
+        (s = field_range(&c, "max_position_embeddings", "context_length", d->max_seq_len, 0,
+                         DESC_MAX_POS)) ||
+        (s = field_range(&c, "RoPE dimension (head_dim x partial_rotary_factor)",
+                         "rope.dimension_count", d->rope_dim, 0, W)) ||
+        (s = field_range(&c, "original_max_position_embeddings",
+                         "rope.scaling.original_context_length", d->rope_orig_ctx, 0,
+                         DESC_MAX_POS)) ||
+        (s = field_range(&c, "sliding_window", "attention.sliding_window", d->sliding_window, 0,
+                         DESC_MAX_POS)) ||
+        (s = field_range(&c, "num_experts", "expert_count", d->n_experts, 0, W)) ||
+        (s = field_range(&c, "num_experts_per_tok", "expert_used_count", d->n_experts_used, 0,
+                         d->n_experts)) ||
+        (s = field_range(&c, "moe_intermediate_size", "expert_feed_forward_length", d->moe_ffn_dim,
+                         0, W)) ||
+        (s = field_range(&c, "shared_expert_intermediate_size", "expert_shared_feed_forward_length",
+                         d->shared_expert_ffn_dim, 0, W)) ||
+        (s = field_range(&c, "state_size", "ssm.state_size", d->ssm_d_state, ssm, W)) ||
+        (s = field_range(&c, "conv_kernel", "ssm.conv_kernel", d->ssm_d_conv, ssm, W)) ||
+        (s = field_range(&c, "expand x hidden_size", "ssm.inner_size", d->ssm_d_inner, ssm, W)) ||
+        (s = field_range(&c, "time_step_rank", "ssm.time_step_rank", d->ssm_dt_rank, ssm, W)))
+        return s;
+    if (!tr->ssm) {
+        if (d->n_heads % d->n_kv_heads != 0)
+            return jang_fail(JANG_E_FORMAT,
+                             "%s: num_attention_heads (%lld) is not a multiple of "
+                             "num_key_value_heads (%lld)",
+                             c.src, (long long)d->n_heads, (long long)d->n_kv_heads);
+        uint64_t q;
+        if (!jang_mul_u64((uint64_t)d->n_heads, (uint64_t)d->head_dim, &q) || q > (uint64_t)W)
+            return jang_fail(JANG_E_FORMAT,
+                             "%s: num_attention_heads x head_dim = %lld x %lld is above %lld",
+                             c.src, (long long)d->n_heads, (long long)d->head_dim, (long long)W);
+        if (d->rope_dim < 2 || d->rope_dim > d->head_dim || d->rope_dim % 2)
+            return jang_fail(JANG_E_FORMAT,
+                             "%s: RoPE dimension %lld is not even and within [2, head_dim = %lld]",
+                             c.src, (long long)d->rope_dim, (long long)d->head_dim);
+    }
+    if ((s = check_tensors(&c, tr->globals, tr->n_globals)) ||
+        (s = check_tensors(&c, tr->layer, tr->n_layer)))
+        return s;
+    return JANG_OK;
+}
+
+jang_status jang_desc_check(const jang_model_desc *d, const char *src) {
+    if (!d) return jang_fail(JANG_E_ARG, "jang_desc_check: NULL description");
+    return desc_check(d, src, false);
+}
+
+/* Checks the invariants every consumer relies on, then the bounds (jang_desc_check). */
+static jang_status desc_validate(const char *src, jang_model_desc *d, bool gguf) {
     if (jang_arch_traits_of(d->arch)->ssm) {
         if (d->n_layers <= 0 || d->dim <= 0 || d->vocab_size <= 0)
             return jang_fail(JANG_E_FORMAT, "%s: %s model needs layers, hidden size, vocab", src,
                              jang_arch_name(d->arch));
-        return JANG_OK;
+        return desc_check(d, src, gguf);
     }
     if (d->n_layers <= 0 || d->dim <= 0 || d->n_heads <= 0)
         return jang_fail(JANG_E_FORMAT,
@@ -186,7 +355,7 @@ static jang_status desc_validate(const char *src, jang_model_desc *d) {
     if (d->n_experts_used > d->n_experts)
         return jang_fail(JANG_E_FORMAT, "%s: %lld experts per token but only %lld experts", src,
                          (long long)d->n_experts_used, (long long)d->n_experts);
-    return JANG_OK;
+    return desc_check(d, src, gguf);
 }
 
 jang_status jang_hf_config_load(const char *file, json_t **out) {
@@ -291,15 +460,17 @@ jang_status jang_desc_from_hf_json(const json_t *root, const char *file, jang_mo
             (s = cfg_int(&c, "conv_kernel", 1, &out->ssm_d_conv)) ||
             (s = cfg_int(&c, "expand", 1, &expand)))
             goto done;
-        out->ssm_d_inner = expand * out->dim;
+        /* a product that overflows is out of range: the bounds check names it */
+        if (__builtin_mul_overflow(expand, out->dim, &out->ssm_d_inner))
+            out->ssm_d_inner = INT64_MAX;
         json_t *tsr = cfg_get(&c, "time_step_rank");
         if (json_is_integer(tsr))
             out->ssm_dt_rank = json_integer_value(tsr);
         else
-            out->ssm_dt_rank = (out->dim + 15) / 16; /* "auto" */
+            out->ssm_dt_rank = out->dim / 16 + (out->dim % 16 != 0); /* "auto": ceil(dim / 16) */
         out->ffn_dim = 0;
     }
-    s = desc_validate(file, out);
+    s = desc_validate(file, out, false);
     if (s == JANG_OK && partial < 1) {
         out->rope_dim = (int64_t)(out->head_dim * partial);
         if (out->rope_dim <= 0 || out->rope_dim % 2)
@@ -403,5 +574,5 @@ jang_status jang_desc_from_gguf(const jang_gguf *g, jang_model_desc *out) {
     jang_gguf_get_i64(g, "tokenizer.ggml.eos_token_id", &out->eos_token_id);
     if (out->head_dim <= 0 && out->n_heads > 0 && out->dim % out->n_heads == 0)
         out->head_dim = out->dim / out->n_heads;
-    return desc_validate(file, out);
+    return desc_validate(file, out, true);
 }

@@ -232,6 +232,9 @@ void jang_model_opts_init(jang_model_opts *o) { o->backend = NULL; }
 
 static jang_status check_supported(const char *src, const jang_model_desc *d,
                                    const jang_arch_traits *tr) {
+    /* the readers checked it already; everything below is sized from it, so once more here */
+    jang_status s = jang_desc_check(d, src);
+    if (s) return s;
     if (!tr->runs)
         return jang_fail(JANG_E_UNSUPPORTED, "%s: the runtime does not run %s models yet", src,
                          jang_arch_name(d->arch));

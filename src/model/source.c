@@ -211,9 +211,16 @@ jang_status jang_source_open(const char *path, jang_source **out) {
     if (jang_is_dir(path)) {
         if ((r = jang_st_open(path, &s->st))) goto fail;
         char *cfg = jang_path_join(path, "config.json");
-        if (cfg && jang_file_exists(cfg) && jang_desc_from_hf_config(path, &s->desc) == JANG_OK)
-            s->has_desc = true;
+        /* an architecture we do not know still converts (no description); a description that is
+         * malformed or out of bounds (jang_desc_check) is refused */
+        jang_status d = cfg && jang_file_exists(cfg) ? jang_desc_from_hf_config(path, &s->desc)
+                                                     : JANG_E_NOTFOUND;
         free(cfg);
+        if (d == JANG_E_FORMAT) {
+            r = d;
+            goto fail;
+        }
+        s->has_desc = d == JANG_OK;
         jang_clear_error();
     } else {
         FILE *f = fopen(path, "rb");

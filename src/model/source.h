@@ -34,7 +34,9 @@ typedef struct jang_source jang_source;
 
 /* Opens a GGUF file or a safetensors file / directory (sharded or not). For GGUF the model
  * description is read from the metadata (and needed: fix-ups depend on it); for a directory it is
- * read from config.json when that is understood (jang_source_desc returns NULL otherwise). */
+ * read from config.json when that is understood (jang_source_desc returns NULL otherwise: an
+ * architecture we do not know); a config.json that describes a known architecture badly
+ * (JANG_E_FORMAT from jang_desc_from_hf_config: jang_desc_check's bounds) fails the open. */
 jang_status jang_source_open(const char *path, jang_source **out);
 /* A source over handles the caller keeps open (exactly one of g, st): the runtime loader. d is
  * copied; it is required for GGUF. */
