@@ -261,6 +261,13 @@ static double num(const json_t *v, double dflt) {
     return json_is_number(v) ? json_number_value(v) : dflt;
 }
 
+/* A count from config.json as an integer; dflt when absent, not finite or outside +-2^53 (a
+ * double -> int64 conversion out of range is undefined behaviour; hostile configs have them). */
+static int64_t count(const json_t *v, int64_t dflt) {
+    const double d = num(v, (double)dflt);
+    return d >= -9007199254740992.0 && d <= 9007199254740992.0 ? (int64_t)d : dflt;
+}
+
 /* architectures.py's _cfg(key): config.get(key, text_config.get(key)), with an explicit null
  * meaning "absent". Quirk kept: a top-level null hides a text_config value. NULL when absent. */
 static json_t *cfg_get(const json_t *top, const json_t *tc, const char *key) {
@@ -397,7 +404,7 @@ jang_status jang_alloc_model_from_hf_json(const json_t *cfg, const char *file,
                            (tc && truthy(json_object_get(tc, "tie_word_embeddings")));
     const json_t *qk = json_object_get(cfg, "qk_nope_head_dim");
     if (!qk && tc) qk = json_object_get(tc, "qk_nope_head_dim");
-    out->qk_nope_head_dim = (int64_t)num(qk, 0);
+    out->qk_nope_head_dim = count(qk, 0);
     const json_t *act = json_object_get(cfg, "mlp_hidden_act");
     if (!truthy(act) && tc) act = json_object_get(tc, "mlp_hidden_act");
     if (json_is_string(act)) {
@@ -407,7 +414,7 @@ jang_status jang_alloc_model_from_hf_json(const json_t *cfg, const char *file,
     }
     const json_t *nl = json_object_get(cfg, "num_hidden_layers");
     if (!nl && tc) nl = json_object_get(tc, "num_hidden_layers");
-    out->n_layers = (int64_t)num(nl, 0);
+    out->n_layers = count(nl, 0);
     return JANG_OK;
 }
 
