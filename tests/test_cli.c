@@ -130,3 +130,21 @@ TEST(cli_bench) {
     REQUIRE(run_jang("bench -m x --parallel 0", &r));
     CHECK_EQ_INT(r.status, 2);
 }
+
+/* jang --version and jang version: "jang X.Y.Z" (the library's number) and the backends built in.
+ */
+TEST(cli_version) {
+    static run_result r;
+    char want[64];
+    snprintf(want, sizeof want, "jang %s\n", jang_version());
+    REQUIRE(run_jang("--version", &r));
+    CHECK_EQ_INT(r.status, 0);
+    CHECK_MSG(!strncmp(r.out, want, strlen(want)), "want \"%s\", got:\n%s", want, r.out);
+    CHECK_HAS(r.out, "backends: cpu");
+    CHECK_STR(jang_version(), JANG_VERSION_STRING);
+    REQUIRE(run_jang("version", &r));
+    CHECK_EQ_INT(r.status, 0);
+    CHECK_MSG(!strncmp(r.out, want, strlen(want)), "want \"%s\", got:\n%s", want, r.out);
+    REQUIRE(run_jang("version extra", &r));
+    CHECK_EQ_INT(r.status, 2);
+}
