@@ -9,6 +9,8 @@
 #   make check-models  heavier checks on the real models fetched by scripts/fetch-models
 #   make check-deps    the folder dependency rules (scripts/check-deps)
 #   make format     clang-format in place; make format-check fails on differences
+#   make install PREFIX=/usr/local   bin/jang, lib/libjang.{a,so}, include/jang.h, lib/pkgconfig/jang.pc
+#   make check-install  installs into a temporary prefix and builds a program against it (pkg-config)
 # WERROR=1 turns warnings into errors (CI sets it).
 
 CC       ?= cc
@@ -31,6 +33,18 @@ AVX512_FLAGS = -mavx512f -mavx512bw -mavx512vl -mfma -mf16c
 %_avx2.o: ISA_FLAGS = $(AVX2_FLAGS)
 %_avx512.o: ISA_FLAGS = $(AVX512_FLAGS)
 %_avx512vnni.o: ISA_FLAGS = $(AVX512_FLAGS) -mavx512vnni
+
+# The version: JANG_VERSION_MAJOR/MINOR/PATCH in include/jang.h, the one place it is written.
+VERSION_MAJOR := $(shell sed -n 's/^\#define JANG_VERSION_MAJOR \([0-9]*\)$$/\1/p' include/jang.h)
+VERSION       := $(shell sed -n 's/^\#define JANG_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-9]*\)$$/\2/p' \
+                   include/jang.h | paste -sd. -)
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+
+# The library's objects are position-independent, so one set serves libjang.a and libjang.so (a
+# second PIC set would double the compile time). -fno-semantic-interposition keeps the calls
+# between a file's own global functions direct and inlinable, as they are without -fPIC.
+PIC_FLAGS = -fPIC -fno-semantic-interposition
 
 LIB_SRC   = $(sort $(wildcard src/*/*.c))
 # CUDA=1: the CUDA backend (src/backend/backend_cuda.c) and its kernels (src/cuda/*.cu, nvcc for
@@ -57,21 +71,27 @@ CLI_OBJ   = $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ  = $(TEST_SRC:%.c=$(BUILD)/%.o)
 BENCH_BIN = $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all test test-cuda bench asan tsan fuzz fuzz-smoke check-models check-deps clean format format-check
+.PHONY: all test test-cuda bench asan tsan fuzz fuzz-smoke check-models check-deps clean format format-check \
+        install check-install
 all: $(BUILD)/jang $(BUILD)/jang-tests
 
+$(LIB_OBJ): OBJ_FLAGS = $(PIC_FLAGS)
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(ISA_FLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(ALL_CFLAGS) $(ISA_FLAGS) $(OBJ_FLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/%.o: %.cu
 	@mkdir -p $(dir $@)
-	$(NVCC) -std=c++17 -O3 $(CUDA_ARCH) -Iinclude -Isrc/util -Xcompiler -Wall $(NVCC_WERROR) -MMD -MP \
+	$(NVCC) -std=c++17 -O3 $(CUDA_ARCH) -Iinclude -Isrc/util -Xcompiler -Wall,-fPIC $(NVCC_WERROR) -MMD -MP \
 	  -c $< -o $@
 
 $(BUILD)/libjang.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
+
+# The shared library (make install; not part of `all`): the same objects as the archive.
+$(BUILD)/libjang.so: $(LIB_OBJ)
+	$(CC) $(ALL_CFLAGS) -shared -Wl,-soname,libjang.so.$(VERSION_MAJOR) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/jang: $(CLI_OBJ) $(BUILD)/libjang.a
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
@@ -157,6 +177,26 @@ test-cuda: $(BUILD)/jang-tests $(BUILD)/jang
 	JANG_BIN=$(BUILD)/jang ./$(BUILD)/jang-tests cuda
 	JANG_BIN=$(BUILD)/jang ./$(BUILD)/jang-tests context
 
+# Installs the CLI, both libraries (libjang.so.X.Y.Z with its soname and dev links), the header and
+# a pkg-config file (Libs.private: what a static link needs besides -ljang).
+install: $(BUILD)/jang $(BUILD)/libjang.a $(BUILD)/libjang.so
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 755 $(BUILD)/jang $(DESTDIR)$(PREFIX)/bin/jang
+	install -m 644 $(BUILD)/libjang.a $(DESTDIR)$(PREFIX)/lib/libjang.a
+	install -m 755 $(BUILD)/libjang.so $(DESTDIR)$(PREFIX)/lib/libjang.so.$(VERSION)
+	ln -sf libjang.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libjang.so.$(VERSION_MAJOR)
+	ln -sf libjang.so.$(VERSION_MAJOR) $(DESTDIR)$(PREFIX)/lib/libjang.so
+	install -m 644 include/jang.h $(DESTDIR)$(PREFIX)/include/jang.h
+	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$${prefix}/lib' 'includedir=$${prefix}/include' '' \
+	  'Name: jang' 'Description: JANG mixed-precision LLM quantization and inference' \
+	  'Version: $(VERSION)' 'Libs: -L$${libdir} -ljang' 'Libs.private: $(LDLIBS)' \
+	  'Cflags: -I$${includedir}' >$(DESTDIR)$(PREFIX)/lib/pkgconfig/jang.pc
+
+# make install into a temporary prefix, a program built against it with pkg-config and run on the
+# tiny Llama (tests/install/hello_jang.c), and the installed jang --version (scripts/check-install).
+check-install:
+	MAKE="$(MAKE)" BUILD="$(BUILD)" scripts/check-install
+
 check-models: $(BUILD)/jang
 	scripts/check-models
 
@@ -165,11 +205,13 @@ check-deps:
 	scripts/check-deps --self-test
 	scripts/check-deps
 
+FORMAT_SRC = $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) $(FUZZ_SRC) tests/install/*.c include/jang.h src/*/*.h \
+             tests/*.h
 format:
-	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) $(FUZZ_SRC) include/jang.h src/*/*.h tests/*.h
+	clang-format -i $(FORMAT_SRC)
 
 format-check:
-	clang-format --dry-run -Werror $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) $(FUZZ_SRC) include/jang.h src/*/*.h tests/*.h
+	clang-format --dry-run -Werror $(FORMAT_SRC)
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz

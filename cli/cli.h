@@ -25,6 +25,11 @@ int cli_error(const char *cmd, jang_status s);
  * directory, else beside the binary), NULL when absent (buf then names the first place looked
  * at). */
 jang_status cli_open_tokenizer(const char *path, jang_gguf **g, jang_tokenizer **tok);
+/* What is wrong with a model path, said before anything opens it (so a tokenizer message never
+ * hides it): "jang <cmd>: PATH: No such file or directory" (errno's message), "not a GGUF file",
+ * or "not a model directory (no config.json)". Returns 0 when it may be a model, else 1 after the
+ * message on stderr. */
+int cli_check_model_path(const char *cmd, const char *path);
 const char *cli_default_data(const char *sub, char *buf, size_t cap);
 /* Seconds on the monotonic clock, for the commands' timings. */
 double cli_now_s(void);

@@ -1,9 +1,11 @@
 /* cli_util.c — general helpers of the jang commands: the tokenizer of a model path, the default
- * data folders under ../shared/data, the monotonic clock, progress lines on stderr. (Options are
- * parsed by cli_opts.c.) Tested through tests/test_cli.c and tests/test_eval.c.
+ * data folders under ../shared/data, the check of a model path, the monotonic clock, progress lines
+ * on stderr. (Options are parsed by cli_opts.c.) Tested through tests/test_cli.c and
+ * tests/test_eval.c.
  */
 #include "cli.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +24,35 @@ jang_status cli_open_tokenizer(const char *path, jang_gguf **g, jang_tokenizer *
     if (!gguf) return jang_tokenizer_from_hf(path, tok);
     jang_status s = jang_gguf_open(path, g);
     return s ? s : jang_tokenizer_from_gguf(*g, tok);
+}
+
+int cli_check_model_path(const char *cmd, const char *path) {
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        fprintf(stderr, "jang %s: %s: %s\n", cmd, path, strerror(errno));
+        return 1;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        char cfg[PATH_MAX];
+        snprintf(cfg, sizeof cfg, "%s/config.json", path);
+        if (stat(cfg, &st) == 0) return 0;
+        fprintf(stderr, "jang %s: %s: not a model directory (no config.json)\n", cmd, path);
+        return 1;
+    }
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "jang %s: %s: %s\n", cmd, path, strerror(errno));
+        return 1;
+    }
+    char magic[4] = {0};
+    bool gguf = fread(magic, 1, 4, f) == 4 && !memcmp(magic, "GGUF", 4);
+    fclose(f);
+    if (gguf) return 0;
+    fprintf(stderr,
+            "jang %s: %s: not a GGUF file (a model is a GGUF file or a directory with "
+            "config.json)\n",
+            cmd, path);
+    return 1;
 }
 
 static bool is_dir(const char *p) {

@@ -2,7 +2,9 @@
  *
  * MODEL is a GGUF file or a model directory (HF safetensors, JANG or MLX). With --chat the prompt
  * is wrapped in the model's chat format (recognised from its template; unknown templates are an
- * error unless --raw). Ends with prompt and generation speed on stderr.
+ * error unless --raw). Ends with prompt and generation speed on stderr; says on stderr the seed
+ * (random unless --seed), a -c past the model's trained context, and a generation cut short by a
+ * full context.
  * Tested by tests/test_cli.c (arguments) and the README's quickstart on the real model.
  */
 #include "cli.h"
@@ -10,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 typedef struct {
     const char *device;
@@ -27,9 +31,12 @@ static const cli_opt run_rows[] = {
     {"model", 'm', CLI_STR, F(model), .meta = "MODEL", .required = true,
      .help = "GGUF file or model directory (HF, JANG, MLX)"},
     {"prompt", 'p', CLI_STR, F(prompt), .meta = "PROMPT", .required = true, .help = "the prompt"},
-    {"n-predict", 'n', CLI_INT, F(n_predict), .lo = 0, .hi = 1e9, .meta = "N",
-     .help = "tokens to generate (default 128)"},
-    {"chat", 0, CLI_FLAG, F(chat), .help = "wrap the prompt in the model's chat format"},
+    {"n-predict", 'n', CLI_INT, F(n_predict), .lo = -1, .hi = 1e9, .meta = "N",
+     .help = "tokens to generate (default 128; -1 = until the end of\n"
+             "generation or a full context)"},
+    {"chat", 0, CLI_FLAG, F(chat),
+     .help = "wrap the prompt in the model's chat format (the echo is\nthe prompt alone, never the "
+             "template)"},
     {"system", 0, CLI_STR, F(system), .meta = "TEXT",
      .help = "system message for --chat (default: the template's)"},
     {"raw", 0, CLI_FLAG, F(raw), .help = "never apply a chat format, even with --chat"},
@@ -37,8 +44,8 @@ static const cli_opt run_rows[] = {
      .help = "threads (default: all CPUs)"},
     {"device", 0, CLI_STR, F(device), .meta = "NAME",
      .help = "where the model runs: cpu (default), or cuda in a make CUDA=1 build"},
-    {"ctx", 'c', CLI_INT, F(ctx), .lo = 1, .hi = 1 << 24, .meta = "N",
-     .help = "context length (default: min(model, 4096))"},
+    {"ctx", 'c', CLI_INT, F(ctx), .lo = 0, .hi = 1 << 24, .meta = "N",
+     .help = "context length (default: min(model, 4096); 0 = the model's)"},
     {"temp", 0, CLI_NUM, F(sampling.temperature), .lo = 0, .hi = 100, .meta = "T",
      .help = "temperature, 0 = greedy (default 0.8)"},
     {"top-k", 0, CLI_INT, F(sampling.top_k), .lo = 0, .hi = 1e9, .meta = "K",
@@ -52,8 +59,9 @@ static const cli_opt run_rows[] = {
     {"repeat-last-n", 0, CLI_INT, F(sampling.repeat_last_n), .lo = 0, .hi = 1 << 20, .meta = "N",
      .help = "tokens the repeat penalty looks back on (default 64)"},
     {"seed", 's', CLI_INT, F(sampling.seed), .lo = 0, .hi = 1.8e19, .meta = "S",
-     .help = "sampling seed (default 24301)"},
-    {"no-echo", 0, CLI_FLAG_OFF, F(echo), .help = "do not print the prompt"},
+     .help = "sampling seed (default: random; printed on stderr)"},
+    {"no-echo", 0, CLI_FLAG_OFF, F(echo),
+     .help = "do not print the prompt (or, with --chat,\nthe user's prompt)"},
 };
 #undef F
 
@@ -64,8 +72,20 @@ static int parse_args(int argc, char **argv, run_opts *o) {
     memset(o, 0, sizeof *o);
     o->n_predict = 128;
     o->echo = true;
+    o->ctx = -1; /* not given (-c accepts 0 and up) */
     jang_sampler_opts_init(&o->sampling);
+    o->sampling.seed = UINT64_MAX; /* not given (--seed accepts up to 1.8e19) */
     return cli_parse(&run_cmd, o, argc, argv);
+}
+
+/* A seed short enough to type back with --seed: 32 bits from getrandom, else from the clock. */
+static uint64_t random_seed(void) {
+    uint32_t v;
+    if (getrandom(&v, sizeof v, 0) == (ssize_t)sizeof v) return v;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return ((uint64_t)ts.tv_nsec ^ (uint64_t)ts.tv_sec * 2654435761u ^ (uint64_t)getpid()) &
+           0xffffffffu;
 }
 
 static void print_piece(const jang_tokenizer *tok, jang_detok_stream *ds, int32_t id) {
@@ -90,6 +110,7 @@ int cmd_run(int argc, char **argv) {
     float *logits = NULL;
     rc = 1;
     jang_status s;
+    if (cli_check_model_path("run", o.model)) goto done;
     if ((s = cli_open_tokenizer(o.model, &g, &tok))) {
         cli_error("run", s);
         goto done;
@@ -114,20 +135,27 @@ int cmd_run(int argc, char **argv) {
         fprintf(stderr, "jang run: the prompt encodes to no tokens\n");
         goto done;
     }
-    jang_context_opts co;
-    jang_context_opts_init(&co);
-    co.n_threads = o.threads;
-    co.max_ctx = o.ctx;
     double t0 = cli_now_s();
     jang_model_opts mo;
     jang_model_opts_init(&mo);
     mo.backend = o.device;
-    if ((s = jang_model_open(o.model, &mo, &m)) || (s = jang_context_init(m, &co, &cx))) {
+    if ((s = jang_model_open(o.model, &mo, &m))) {
+        cli_error("run", s);
+        goto done;
+    }
+    const jang_model_desc *d = jang_model_get_desc(m);
+    jang_context_opts co;
+    jang_context_opts_init(&co);
+    co.n_threads = o.threads;
+    co.max_ctx = o.ctx == 0 ? d->max_seq_len : o.ctx; /* <= 0: the library's default */
+    if (o.ctx > 0 && d->max_seq_len > 0 && o.ctx > d->max_seq_len)
+        fprintf(stderr, "jang run: warning: -c %lld is past the model's trained context (%lld)\n",
+                (long long)o.ctx, (long long)d->max_seq_len);
+    if ((s = jang_context_init(m, &co, &cx))) {
         cli_error("run", s);
         goto done;
     }
     double t_load = cli_now_s() - t0;
-    const jang_model_desc *d = jang_model_get_desc(m);
     int64_t ctx = jang_context_max_ctx(cx);
     if (n_ids >= ctx) {
         fprintf(stderr, "jang run: the prompt has %lld tokens, the context only %lld (-c)\n",
@@ -137,13 +165,16 @@ int cmd_run(int argc, char **argv) {
     if (jang_tokenizer_n_vocab(tok) > d->vocab_size)
         fprintf(stderr, "jang run: warning: tokenizer has %lld tokens, the model %lld\n",
                 (long long)jang_tokenizer_n_vocab(tok), (long long)d->vocab_size);
+    if (o.sampling.seed == UINT64_MAX) o.sampling.seed = random_seed();
+    fprintf(stderr, "jang run: seed %llu\n", (unsigned long long)o.sampling.seed);
     logits = malloc((size_t)d->vocab_size * sizeof(float));
     if (!logits || (s = jang_sampler_init(&o.sampling, d->vocab_size, &smp))) {
         cli_error("run", logits ? s : JANG_E_NOMEM);
         goto done;
     }
-    if (o.echo) {
-        fputs(text, stdout);
+    if (o.echo) { /* with a chat format, the user's prompt on its line, not the template */
+        fputs(prompt ? o.prompt : text, stdout);
+        if (prompt) fputc('\n', stdout);
         fflush(stdout);
     }
     /* prefill in chunks of 512 tokens */
@@ -161,14 +192,19 @@ int cmd_run(int argc, char **argv) {
     jang_detok_stream ds;
     jang_detok_stream_init(&ds);
     int64_t pos = n_ids, n_gen = 0;
+    bool full = false; /* stopped by the context, not by -n or the end of generation */
     double t2 = cli_now_s();
-    while (n_gen < o.n_predict && pos < ctx) {
+    while ((o.n_predict < 0 || n_gen < o.n_predict) && pos < ctx) {
         int32_t next = jang_sampler_sample(smp, logits);
         jang_sampler_accept(smp, next);
         n_gen++;
         if (jang_tokenizer_is_eog(tok, next)) break;
         print_piece(tok, &ds, next);
-        if (n_gen == o.n_predict || pos + 1 >= ctx) break;
+        if (n_gen == o.n_predict) break;
+        if (pos + 1 >= ctx) {
+            full = true;
+            break;
+        }
         if ((s = jang_context_forward(cx, &next, 1, pos, false, logits))) {
             cli_error("run", s);
             goto done;
@@ -181,6 +217,8 @@ int cmd_run(int argc, char **argv) {
     double t_gen = cli_now_s() - t2;
     printf("\n");
     fflush(stdout);
+    if (full)
+        fprintf(stderr, "\njang run: context full at %lld tokens (-c)\n", (long long)(pos + 1));
     fprintf(stderr,
             "\njang run: load %.2f s | prompt %lld tokens, %.1f tokens/s | generated %lld "
             "tokens, %.1f tokens/s\n",

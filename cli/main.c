@@ -4,6 +4,16 @@
 #include <stdio.h>
 #include <string.h>
 
+/* `jang version` and `jang --version`: the version and the backends this build holds. */
+static int cmd_version(int argc, char **argv) {
+    if (argc > 1) {
+        fprintf(stderr, "usage: jang version\n");
+        return 2;
+    }
+    printf("jang %s\nbackends: %s\n", jang_version(), jang_build_backends());
+    return 0;
+}
+
 static const struct {
     const char *name;
     int (*fn)(int, char **);
@@ -21,6 +31,7 @@ static const struct {
     {"hellaswag", cmd_hellaswag, "accuracy on the 2-way HellaSwag pairs by log-likelihood"},
     {"validate", cmd_validate,
      "check a JANG v2 / MLX quantized directory: index, bits/group, shapes, scales, manifest"},
+    {"version", cmd_version, "the version and the backends of this build (also --version)"},
 };
 
 int cli_error(const char *cmd, jang_status s) {
@@ -45,6 +56,7 @@ int main(int argc, char **argv) {
         usage(stdout);
         return 0;
     }
+    if (!strcmp(argv[1], "--version")) return cmd_version(argc - 1, argv + 1);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
     fprintf(stderr, "jang: unknown command '%s'\n\n", argv[1]);

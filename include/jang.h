@@ -24,6 +24,26 @@ extern "C" {
 #endif
 
 /* ---------------------------------------------------------------------------------------------
+ * Version: the one place the number is written (the Makefile reads it for libjang.so and jang.pc;
+ * `jang --version` prints it).
+ */
+#define JANG_VERSION_MAJOR 0
+#define JANG_VERSION_MINOR 1
+#define JANG_VERSION_PATCH 0
+#define JANG_VERSION_STR_(x) #x
+#define JANG_VERSION_XSTR_(x) JANG_VERSION_STR_(x)
+#define JANG_VERSION_STRING                                                                        \
+    JANG_VERSION_XSTR_(JANG_VERSION_MAJOR)                                                         \
+    "." JANG_VERSION_XSTR_(JANG_VERSION_MINOR) "." JANG_VERSION_XSTR_(JANG_VERSION_PATCH)
+
+/* The library's version ("0.1.0"): that of the libjang a program runs against, which may differ
+ * from the JANG_VERSION_STRING it was compiled with. */
+const char *jang_version(void);
+/* The backends this build of the library holds, separated by ", ": "cpu", or "cpu, cuda" in a
+ * `make CUDA=1` build. */
+const char *jang_build_backends(void);
+
+/* ---------------------------------------------------------------------------------------------
  * Status codes: one X-macro list drives the enum and the messages.
  */
 #define JANG_STATUS_MAP(X)                                                                         \

@@ -2,8 +2,12 @@
  * bad arguments: exit codes, messages naming the culprit, and the facts `inspect` reports. */
 #include "test.h"
 
+#include <jansson.h>
+#include <limits.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #define CHECK_HAS(hay, needle)                                                                     \
     CHECK_MSG(strstr((hay), (needle)) != NULL, "output lacks \"%s\":\n%.2000s", (needle), (hay))
@@ -129,4 +133,176 @@ TEST(cli_bench) {
     CHECK(strstr(r.out, "pp") == NULL);
     REQUIRE(run_jang("bench -m x --parallel 0", &r));
     CHECK_EQ_INT(r.status, 2);
+}
+
+/* jang --version and jang version: "jang X.Y.Z" (the library's number) and the backends built in.
+ */
+TEST(cli_version) {
+    static run_result r;
+    char want[64];
+    snprintf(want, sizeof want, "jang %s\n", jang_version());
+    REQUIRE(run_jang("--version", &r));
+    CHECK_EQ_INT(r.status, 0);
+    CHECK_MSG(!strncmp(r.out, want, strlen(want)), "want \"%s\", got:\n%s", want, r.out);
+    CHECK_HAS(r.out, "backends: cpu");
+    CHECK_STR(jang_version(), JANG_VERSION_STRING);
+    REQUIRE(run_jang("version", &r));
+    CHECK_EQ_INT(r.status, 0);
+    CHECK_MSG(!strncmp(r.out, want, strlen(want)), "want \"%s\", got:\n%s", want, r.out);
+    REQUIRE(run_jang("version extra", &r));
+    CHECK_EQ_INT(r.status, 2);
+}
+
+/* jang run -m on a path that is no model: the path's own problem, before anything about the
+ * tokenizer (issue 16: "tokenizer.json: cannot open" / "Invalid argument" came first). */
+TEST(cli_run_bad_model_path) {
+    static run_result r;
+    char path[600], args[800];
+    REQUIRE(run_jang("run -m /nonexistent/m.gguf -p hi", &r));
+    CHECK_EQ_INT(r.status, 1);
+    CHECK_HAS(r.err, "/nonexistent/m.gguf: No such file or directory");
+    CHECK_MSG(!strstr(r.err, "tokenizer"), "tokenizer named first:\n%s", r.err);
+    snprintf(path, sizeof path, "%s/x.gguf", test_tmpdir());
+    FILE *f = fopen(path, "w");
+    REQUIRE(f);
+    fputs("just some text\n", f);
+    fclose(f);
+    snprintf(args, sizeof args, "run -m %s -p hi", path);
+    REQUIRE(run_jang(args, &r));
+    CHECK_EQ_INT(r.status, 1);
+    CHECK_HAS(r.err, "x.gguf: not a GGUF file");
+    CHECK_MSG(!strstr(r.err, "tokenizer"), "tokenizer named first:\n%s", r.err);
+    /* a directory without config.json */
+    snprintf(args, sizeof args, "run -m %s -p hi", test_tmpdir());
+    REQUIRE(run_jang(args, &r));
+    CHECK_EQ_INT(r.status, 1);
+    CHECK_HAS(r.err, "no config.json");
+    CHECK_MSG(!strstr(r.err, "tokenizer"), "tokenizer named first:\n%s", r.err);
+}
+
+/* A model directory for --chat: the tiny Qwen2's weights (vocabulary 256) with SmolLM2's
+ * tokenizer cut to its ids below 256 and the merges among them (its ChatML template kept), so
+ * every id of a chat prompt is one the model has. */
+static bool link_to(const char *src, const char *dir, const char *name) {
+    char abs[PATH_MAX], dst[800];
+    snprintf(dst, sizeof dst, "%s/%s", dir, name);
+    return realpath(src, abs) && symlink(abs, dst) == 0;
+}
+
+static bool make_chat_model(char *dir, size_t cap) {
+    char src[700], dst[800];
+    snprintf(dir, cap, "%s/chat-model", test_tmpdir());
+    if (mkdir(dir, 0755) != 0) return false;
+    const char *links[] = {"config.json", "model.safetensors"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(src, sizeof src, "%s/%s", test_data_path("tiny/qwen2"), links[i]);
+        if (!link_to(src, dir, links[i])) return false;
+    }
+    snprintf(src, sizeof src, "%s/tokenizer_config.json", test_data_path("tokenizer/smollm2"));
+    if (!link_to(src, dir, "tokenizer_config.json")) return false;
+    snprintf(src, sizeof src, "%s/tokenizer.json", test_data_path("tokenizer/smollm2"));
+    json_t *t = json_load_file(src, 0, NULL);
+    if (!t) return false;
+    json_t *model = json_object_get(t, "model"), *vocab = json_object(), *merges = json_array();
+    const char *k;
+    json_t *v;
+    json_object_foreach(json_object_get(model, "vocab"), k, v) {
+        if (json_integer_value(v) < 256) json_object_set(vocab, k, v);
+    }
+    size_t i;
+    json_array_foreach(json_object_get(model, "merges"), i, v) {
+        char both[256];
+        const char *a = json_string_value(json_array_get(v, 0));
+        const char *b = json_string_value(json_array_get(v, 1));
+        snprintf(both, sizeof both, "%s%s", a, b);
+        if (json_object_get(vocab, a) && json_object_get(vocab, b) && json_object_get(vocab, both))
+            json_array_append(merges, v);
+    }
+    json_object_set_new(model, "vocab", vocab);
+    json_object_set_new(model, "merges", merges);
+    snprintf(dst, sizeof dst, "%s/tokenizer.json", dir);
+    int rc = json_dump_file(t, dst, 0);
+    json_decref(t);
+    return rc == 0;
+}
+
+/* --chat echoes the user's prompt, not the chat template around it; --no-echo prints neither. */
+TEST(cli_run_chat_echo) {
+    static run_result r;
+    char dir[600], args[900];
+    REQUIRE(make_chat_model(dir, sizeof dir));
+    snprintf(args, sizeof args, "run -m %s --chat -p 'tell me a joke' -n 4 --temp 0 -t 1", dir);
+    REQUIRE(run_jang(args, &r));
+    CHECK_EQ_INT(r.status, 0);
+    CHECK_MSG(!strncmp(r.out, "tell me a joke", 14), "echo is not the prompt:\n%s", r.out);
+    CHECK_MSG(!strstr(r.out, "im_start") && !strstr(r.out, "SmolLM"), "template echoed:\n%s",
+              r.out);
+    snprintf(args, sizeof args, "run -m %s --chat -p 'tell me a joke' -n 4 --temp 0 --no-echo",
+             dir);
+    REQUIRE(run_jang(args, &r));
+    CHECK_EQ_INT(r.status, 0);
+    CHECK_MSG(!strstr(r.out, "tell me a joke"), "echoed with --no-echo:\n%s", r.out);
+}
+
+/* The run tests' model (make_chat_model: trained context 512, greedy never ends the text): a full
+ * context is said on stderr, -c past the trained context is warned about, -n -1 runs to the end
+ * of the context, -c 0 is the model's context. */
+TEST(cli_run_context) {
+    static run_result r;
+    char m[600], args[900];
+    REQUIRE(make_chat_model(m, sizeof m));
+    const char *run = "run -p 'tell me a joke' --temp 0 -t 1 -m";
+    snprintf(args, sizeof args, "%s %s -n 100 -c 20", run, m);
+    REQUIRE(run_jang(args, &r));
+    CHECK_EQ_INT(r.status, 0);
+    CHECK_HAS(r.err, "context full at 20 tokens");
+    CHECK_MSG(!strstr(r.err, "warning"), "unexpected warning:\n%s", r.err);
+    snprintf(args, sizeof args, "%s %s -n 1 -c 600", run, m);
+    REQUIRE(run_jang(args, &r));
+    CHECK_EQ_INT(r.status, 0);
+    CHECK_HAS(r.err, "warning: -c 600 is past the model's trained context (512)");
+    CHECK_MSG(!strstr(r.err, "context full"), "full context said too early:\n%s", r.err);
+    snprintf(args, sizeof args, "%s %s -n 10 -c 100", run, m);
+    REQUIRE(run_jang(args, &r));
+    CHECK_EQ_INT(r.status, 0);
+    CHECK_MSG(!strstr(r.err, "context full"), "full context said too early:\n%s", r.err);
+    snprintf(args, sizeof args, "%s %s -n -1 -c 24", run, m);
+    REQUIRE(run_jang(args, &r));
+    CHECK_EQ_INT(r.status, 0);
+    CHECK_HAS(r.err, "context full at 24 tokens");
+    snprintf(args, sizeof args, "%s %s -n -1 -c 0", run, m);
+    REQUIRE(run_jang(args, &r));
+    CHECK_EQ_INT(r.status, 0);
+    CHECK_HAS(r.err, "context full at 512 tokens");
+    REQUIRE(run_jang("run -m x -p hi -n -2", &r));
+    CHECK_EQ_INT(r.status, 2);
+}
+
+static unsigned long long seed_of(const char *err) {
+    const char *p = strstr(err, "seed ");
+    return p ? strtoull(p + 5, NULL, 10) : 0;
+}
+
+/* The default seed is random and printed on stderr; --seed repeats a run. */
+TEST(cli_run_seed) {
+    static run_result r;
+    static char out1[sizeof r.out];
+    char m[600], args[900];
+    REQUIRE(make_chat_model(m, sizeof m));
+    snprintf(args, sizeof args, "run -m %s -p hi -n 24 --temp 1.5 --top-k 0 --min-p 0 -t 1", m);
+    REQUIRE(run_jang(args, &r));
+    CHECK_EQ_INT(r.status, 0);
+    CHECK_HAS(r.err, "jang run: seed ");
+    unsigned long long s1 = seed_of(r.err);
+    snprintf(out1, sizeof out1, "%s", r.out);
+    REQUIRE(run_jang(args, &r));
+    CHECK_EQ_INT(r.status, 0);
+    unsigned long long s2 = seed_of(r.err);
+    CHECK_MSG(s1 != s2, "two runs had seed %llu", s1);
+    snprintf(args, sizeof args,
+             "run -m %s -p hi -n 24 --temp 1.5 --top-k 0 --min-p 0 -t 1 --seed %llu", m, s1);
+    REQUIRE(run_jang(args, &r));
+    CHECK_EQ_INT(r.status, 0);
+    CHECK_STR(r.out, out1);
+    CHECK_EQ_INT(seed_of(r.err), s1);
 }

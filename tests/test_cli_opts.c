@@ -65,7 +65,7 @@ TEST(cli_opts_bad_arguments) {
         {"run -m x -p y --seed -1",
          "jang run: --seed expects a number: an integer in [0, 18000000000000000000], got '-1'"},
         {"run -m x -p y -c 16777217",
-         "jang run: -c expects a number: an integer in [1, 16777216], got '16777217'"},
+         "jang run: -c expects a number: an integer in [0, 16777216], got '16777217'"},
         {"mmlu -m x --max-new 4097",
          "jang mmlu: --max-new expects a number: an integer in [1, 4096], got '4097'"},
         {"hellaswag -m x -t nan",
