@@ -4,6 +4,8 @@
 #include "backend.h"
 #include "util.h"
 
+#include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
 static const char *const op_names[] = {
@@ -22,20 +24,31 @@ static const jang_backend_i *const backends[] = {
 #endif
 };
 
-const char *jang_backend_names(void) {
-#ifdef JANG_CUDA
-    return "cpu, cuda";
-#else
-    return "cpu (and cuda in a `make CUDA=1` build)";
-#endif
+/* "cpu, cuda": the names of backends[], made once. */
+static char names[64];
+static pthread_once_t names_once = PTHREAD_ONCE_INIT;
+static void names_make(void) {
+    size_t len = 0;
+    for (size_t i = 0; i < sizeof backends / sizeof backends[0]; i++)
+        len += (size_t)snprintf(names + len, sizeof names - len, "%s%s", i ? ", " : "",
+                                backends[i]->name);
 }
+
+const char *jang_build_backends(void) {
+    pthread_once(&names_once, names_make);
+    return names;
+}
+
+const char *jang_backend_names(void) { return jang_build_backends(); }
 
 const jang_backend_i *jang_backend_find(const char *name) {
     for (size_t i = 0; i < sizeof backends / sizeof backends[0]; i++)
         if (name && !strcmp(name, backends[i]->name)) return backends[i];
     char buf[64];
-    jang_fail(JANG_E_ARG, "backend '%s': unknown (built in: %s)",
+    jang_fail(JANG_E_ARG, "backend '%s': unknown (built in: %s%s)",
               jang_printable(name ? name : "", name ? strlen(name) : 0, buf, sizeof buf),
-              jang_backend_names());
+              jang_build_backends(),
+              name && !strcmp(name, "cuda") ? "; the CUDA backend needs a `make CUDA=1` build"
+                                            : "");
     return NULL;
 }
