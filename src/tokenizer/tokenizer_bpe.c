@@ -510,39 +510,12 @@ static inline bool bpe_less(const tok_heap_item *a, const tok_heap_item *b) {
     return a->rank < b->rank || (a->rank == b->rank && a->left < b->left);
 }
 
-static void heap_push(tok_ctx *c, tok_heap_item it) {
-    int64_t i = c->n_heap++;
-    tok_heap_item *h = c->heap;
-    while (i > 0) {
-        int64_t p = (i - 1) / 2;
-        if (!bpe_less(&it, &h[p])) break;
-        h[i] = h[p];
-        i = p;
-    }
-    h[i] = it;
-}
-
-static tok_heap_item heap_pop(tok_ctx *c) {
-    tok_heap_item *h = c->heap;
-    tok_heap_item top = h[0], last = h[--c->n_heap];
-    int64_t n = c->n_heap, i = 0;
-    for (;;) {
-        int64_t l = 2 * i + 1;
-        if (l >= n) break;
-        int64_t m = (l + 1 < n && bpe_less(&h[l + 1], &h[l])) ? l + 1 : l;
-        if (!bpe_less(&h[m], &last)) break;
-        h[i] = h[m];
-        i = m;
-    }
-    if (n > 0) h[i] = last;
-    return top;
-}
-
 static void try_pair(tok_ctx *c, int32_t l, int32_t r) {
     if (l < 0 || r < 0) return;
     int32_t a = c->sym[l].id, b = c->sym[r].id, rank, id;
     if (a < 0 || b < 0 || !tok_merge_find(c->t, a, b, &rank, &id)) return;
-    heap_push(c, (tok_heap_item){.rank = rank, .left = l, .right = r, .a = a, .b = b, .id = id});
+    tok_heap_push(c,
+                  (tok_heap_item){.rank = rank, .left = l, .right = r, .a = a, .b = b, .id = id});
 }
 
 static jang_status reserve_syms(tok_ctx *c, int64_t n) {
@@ -648,7 +621,7 @@ static jang_status bpe_word(tok_ctx *c, const char *w, size_t n) {
         for (int32_t i = 1; i < (int32_t)ns; i++)
             try_pair(c, i - 1, i);
         while (c->n_heap > 0) {
-            tok_heap_item it = heap_pop(c);
+            tok_heap_item it = tok_heap_pop(c, bpe_less);
             tok_sym *L = &c->sym[it.left], *R = &c->sym[it.right];
             if (L->len == 0 || R->len == 0 || L->next != it.right || L->id != it.a || R->id != it.b)
                 continue; /* stale */

@@ -224,6 +224,39 @@ typedef struct tok_ctx {
     pcre2_jit_stack *jit;
 } tok_ctx;
 
+/* The merge heap shared by BPE (lowest rank first) and SentencePiece (highest score first): a
+ * binary min-heap of c->heap[0 .. n_heap) under `before`; static inline so that each caller's
+ * comparison is inlined (the tokenizer's hot loop). */
+typedef bool (*tok_heap_before)(const tok_heap_item *a, const tok_heap_item *b);
+
+static inline void tok_heap_push(tok_ctx *c, tok_heap_item it, tok_heap_before before) {
+    int64_t i = c->n_heap++;
+    tok_heap_item *h = c->heap;
+    while (i > 0) {
+        int64_t p = (i - 1) / 2;
+        if (!before(&it, &h[p])) break;
+        h[i] = h[p];
+        i = p;
+    }
+    h[i] = it;
+}
+
+static inline tok_heap_item tok_heap_pop(tok_ctx *c, tok_heap_before before) {
+    tok_heap_item *h = c->heap;
+    tok_heap_item top = h[0], last = h[--c->n_heap];
+    int64_t n = c->n_heap, i = 0;
+    for (;;) {
+        int64_t l = 2 * i + 1;
+        if (l >= n) break;
+        int64_t m = (l + 1 < n && before(&h[l + 1], &h[l])) ? l + 1 : l;
+        if (!before(&h[m], &last)) break;
+        h[i] = h[m];
+        i = m;
+    }
+    if (n > 0) h[i] = last;
+    return top;
+}
+
 jang_status tok_emit(tok_ctx *c, int32_t id);
 jang_status tok_buf_reserve(tok_ctx *c, size_t extra);
 /* Pre-tokenizes and BPE-encodes one normalized fragment held in c->buf[off, off+len). */

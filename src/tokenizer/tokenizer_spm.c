@@ -12,42 +12,14 @@ static inline bool spm_before(const tok_heap_item *a, const tok_heap_item *b) {
     return a->score > b->score || (a->score == b->score && a->left < b->left);
 }
 
-static void spm_push(tok_ctx *c, tok_heap_item it) {
-    int64_t i = c->n_heap++;
-    tok_heap_item *h = c->heap;
-    while (i > 0) {
-        int64_t p = (i - 1) / 2;
-        if (!spm_before(&it, &h[p])) break;
-        h[i] = h[p];
-        i = p;
-    }
-    h[i] = it;
-}
-
-static tok_heap_item spm_pop(tok_ctx *c) {
-    tok_heap_item *h = c->heap;
-    tok_heap_item top = h[0], last = h[--c->n_heap];
-    int64_t n = c->n_heap, i = 0;
-    for (;;) {
-        int64_t l = 2 * i + 1;
-        if (l >= n) break;
-        int64_t m = (l + 1 < n && spm_before(&h[l + 1], &h[l])) ? l + 1 : l;
-        if (!spm_before(&h[m], &last)) break;
-        h[i] = h[m];
-        i = m;
-    }
-    if (n > 0) h[i] = last;
-    return top;
-}
-
 static void spm_try(tok_ctx *c, const char *s, int32_t l, int32_t r) {
     if (l < 0 || r < 0) return;
     const tok_sym *L = &c->sym[l], *R = &c->sym[r];
     uint32_t size = L->len + R->len;
     int32_t id = tok_find(c->t, s + L->off, size); /* the pair is contiguous in s */
     if (id < 0) return;
-    spm_push(c, (tok_heap_item){
-                    .score = c->t->tok[id].score, .left = l, .right = r, .a = (int32_t)size});
+    tok_heap_push(c, (tok_heap_item){
+                         .score = c->t->tok[id].score, .left = l, .right = r, .a = (int32_t)size});
 }
 
 /* Merges and emits s[0, len), one run between break bytes. */
@@ -90,7 +62,7 @@ static jang_status spm_run(tok_ctx *c, const char *s, size_t len) {
     for (int32_t i = 1; i < (int32_t)n; i++)
         spm_try(c, s, i - 1, i);
     while (c->n_heap > 0) {
-        tok_heap_item it = spm_pop(c);
+        tok_heap_item it = tok_heap_pop(c, spm_before);
         tok_sym *L = &c->sym[it.left], *R = &c->sym[it.right];
         if (L->len == 0 || R->len == 0 || L->len + R->len != (uint32_t)it.a) continue; /* stale */
         L->len += R->len;
