@@ -96,11 +96,13 @@ static void print_desc(const jang_model_desc *d) {
                (long long)d->n_layers, (long long)d->dim, (long long)d->ffn_dim,
                (long long)d->n_heads, (long long)d->n_kv_heads, (long long)d->head_dim,
                (long long)d->vocab_size, (long long)d->max_seq_len);
-        printf("rope:          theta %g, dim %lld, scaling %s", d->rope_theta,
-               (long long)d->rope_dim, jang_rope_scaling_name(d->rope_scaling));
+        char num[32];
+        printf("rope:          theta %s, dim %lld, scaling %s",
+               cli_num_text(d->rope_theta, num, sizeof num), (long long)d->rope_dim,
+               jang_rope_scaling_name(d->rope_scaling));
         if (d->rope_scaling != JANG_ROPE_SCALING_NONE)
-            printf(" (factor %g, original context %lld)", d->rope_factor,
-                   (long long)d->rope_orig_ctx);
+            printf(" (factor %s, original context %lld)",
+                   cli_num_text(d->rope_factor, num, sizeof num), (long long)d->rope_orig_ctx);
         printf("\n");
         printf("attention:     %s%s%s\n", d->attn_bias ? "q/k/v bias, " : "",
                d->qk_norm ? "q/k norm, " : "", d->sliding_window ? "sliding window" : "full");

@@ -376,3 +376,15 @@ TEST(cli_run_nan_weights) {
     snprintf(want, sizeof want, "NaN logits at position %lld:", n_prompt - 1);
     CHECK_HAS(r.err, want);
 }
+
+/* Whole numbers print as digits (issue 16: "1.67772e+07" in ranges): the tiny Qwen2's rope theta
+ * 1e6 was "theta 1e+06". */
+TEST(cli_inspect_whole_numbers) {
+    static run_result r;
+    char args[700];
+    snprintf(args, sizeof args, "inspect --summary %s", test_data_path("tiny/qwen2"));
+    REQUIRE(run_jang(args, &r));
+    CHECK_EQ_INT(r.status, 0);
+    CHECK_HAS(r.out, "rope:          theta 1000000, dim 16, scaling none");
+    CHECK_HAS(r.out, "norm eps:      1e-06");
+}
