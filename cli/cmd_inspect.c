@@ -62,13 +62,14 @@ static void human_count(char *buf, size_t cap, double x) {
         snprintf(buf, cap, "%.0f", x);
 }
 
+/* Decimal units, as every jang command and doc prints sizes: 1 kB = 1000 B, 1 MB = 10^6 B. */
 static void human_bytes(char *buf, size_t cap, double x) {
-    if (x >= 1024.0 * 1024 * 1024)
-        snprintf(buf, cap, "%.2f GiB", x / (1024.0 * 1024 * 1024));
-    else if (x >= 1024.0 * 1024)
-        snprintf(buf, cap, "%.2f MiB", x / (1024.0 * 1024));
-    else if (x >= 1024.0)
-        snprintf(buf, cap, "%.1f KiB", x / 1024.0);
+    if (x >= 1e9)
+        snprintf(buf, cap, "%.2f GB", x / 1e9);
+    else if (x >= 1e6)
+        snprintf(buf, cap, "%.2f MB", x / 1e6);
+    else if (x >= 1e3)
+        snprintf(buf, cap, "%.1f kB", x / 1e3);
     else
         snprintf(buf, cap, "%.0f B", x);
 }

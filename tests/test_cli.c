@@ -49,6 +49,9 @@ TEST(cli_inspect_gguf) {
     /* 2 layers x (2*32 + 32*32 + 16*32 + 16*32 + 32*32 + 3*48*32) + 64*32 + 32 = 17568 */
     CHECK_HAS(r.out, "totals:        17568 parameters");
     CHECK_HAS(r.out, "32.000 bits per weight");
+    /* sizes in decimal units, as convert prints them (issue 16: MiB here, MB there) */
+    CHECK_HAS(r.out, "17568 parameters (17.6K), 70272 bytes (70.3 kB)");
+    CHECK_MSG(!strstr(r.out, "iB"), "binary units:\n%s", r.out);
 }
 
 TEST(cli_inspect_truncated_gguf) {
