@@ -244,6 +244,33 @@ static bool has_scales(const jang_st *st) {
 
 /* ---- JANG v2 / MLX quantized directories ------------------------------------------------ */
 
+/* "bits:          4 (95% of quantized weights), 6 (5%)": the widths the modules really use, by
+ * share of quantized (unpacked) parameters, largest first. The config's top-level default can be
+ * a width few modules use (a mixed model lists most modules one by one). */
+static void print_bits_share(const jang_qmodel *m) {
+    int64_t per[65] = {0}, total = 0;
+    for (int64_t i = 0; i < jang_qmodel_count(m); i++) {
+        const jang_qtensor *e = jang_qmodel_get(m, i);
+        if (!e->quantized || e->bits < 0 || e->bits > 64) continue;
+        per[e->bits] += e->n_params;
+        total += e->n_params;
+    }
+    if (total == 0) return;
+    printf("bits:         ");
+    for (bool first = true;; first = false) {
+        int b = -1;
+        for (int k = 0; k <= 64; k++)
+            if (per[k] > 0 && (b < 0 || per[k] > per[b])) b = k;
+        if (b < 0) break;
+        double pct = 100.0 * (double)per[b] / (double)total;
+        char p[16] = "<1%";
+        if (pct >= 1) snprintf(p, sizeof p, "%.0f%%", pct);
+        printf("%s %d (%s%s)", first ? "" : ",", b, p, first ? " of quantized weights" : "");
+        per[b] = 0;
+    }
+    printf("\n");
+}
+
 static void print_quantized(const jang_qmodel *m, const inspect_opts *o) {
     const jang_qmodel_info *in = jang_qmodel_get_info(m);
     if (in->is_jang)
@@ -256,6 +283,7 @@ static void print_quantized(const jang_qmodel *m, const inspect_opts *o) {
            "%lld config.json entries, %lld manifest entries\n",
            (long long)in->n_quantized, (long long)in->n_plain, in->default_bits, in->default_group,
            (long long)in->n_config_entries, (long long)in->n_manifest_entries);
+    print_bits_share(m);
     if (o->tensors)
         printf("\n%-56s %-6s %4s %5s %-4s %-20s %12s\n", "tensor (module)", "type", "bits", "group",
                "tier", "shape (logical)", "bytes");

@@ -994,6 +994,11 @@ TEST(jd_cli_validate_inspect) {
     CHECK_EQ_INT(r.status, 0);
     CHECK_HAS(r.out, "format:        JANG v2.0");
     CHECK_HAS(r.out, "14 quantized modules, 6 plain tensors; default 2 bits, group 64");
+    /* the widths used, by share of the 71680 quantized weights: 4 bits 24576, 2 bits 16384, 3
+     * bits 12288, 8 bits 8192, 5 bits 6144, 6 bits 4096 (the top-level default, 2, is not the
+     * most used: issue 16) */
+    CHECK_HAS(r.out, "bits:          4 (34% of quantized weights), 2 (23%), 3 (17%), 8 (11%), 5 "
+                     "(9%), 6 (6%)\n");
     CHECK_HAS(r.out, "model.layers.1.mlp.switch_mlp.gate_proj                  q3        3    64 -"
                      "    [4, 32, 64]                  3584");
     CHECK_HAS(r.out, "JANG bits:     4.029");
