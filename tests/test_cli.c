@@ -391,3 +391,20 @@ TEST(cli_inspect_whole_numbers) {
     CHECK_HAS(r.out, "rope:          theta 1000000, dim 16, scaling none");
     CHECK_HAS(r.out, "norm eps:      1e-06");
 }
+
+/* scripts/quickstart ends by saying where the converted model is and what to try next (issue 16:
+ * it ended on the model's answer). Its closing message (the last here-document) is run with OUT
+ * set, as the script sets it; the rest of the script needs the network and a real model. */
+TEST(cli_quickstart_closing) {
+    FILE *p = popen("OUT=/x/quick-jang bash -c \"$(sed -n '/^cat >&2 <<EOF$/,/^EOF$/p' "
+                    "scripts/quickstart)\" 2>&1",
+                    "r");
+    REQUIRE(p);
+    static char out[4096];
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    CHECK_EQ_INT(pclose(p), 0);
+    CHECK_HAS(out, "The converted model is in /x/quick-jang\n");
+    CHECK_HAS(out, "build/jang run -m \"/x/quick-jang\" --chat -p ");
+    CHECK_HAS(out, "build/jang bench -m \"/x/quick-jang\"\n");
+}
