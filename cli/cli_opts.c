@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,6 +81,14 @@ void cli_usage(const cli_cmd *cmd, FILE *f) {
     if (cmd->epilog) fprintf(f, "%s", cmd->epilog);
 }
 
+const char *cli_num_text(double x, char *buf, size_t cap) {
+    if (x == floor(x) && fabs(x) < 1e20)
+        snprintf(buf, cap, "%.0f", x);
+    else
+        snprintf(buf, cap, "%g", x);
+    return buf;
+}
+
 /* ---- values ---------------------------------------------------------------------------------- */
 
 /* An integer in [lo, hi], whole string, base 10; its bits as uint64_t (two's complement). */
@@ -150,8 +159,10 @@ static bool store(const cli_cmd *cmd, const cli_opt *o, const char *typed, const
     case CLI_INT: {
         uint64_t v;
         if (!parse_int(arg, o->lo, o->hi, &v)) {
-            fprintf(stderr, "jang %s: %s expects a number: an integer in [%.0f, %.0f], got '%s'\n",
-                    cmd->name, typed, o->lo, o->hi, arg);
+            char lo[32], hi[32];
+            fprintf(stderr, "jang %s: %s expects a number: an integer in [%s, %s], got '%s'\n",
+                    cmd->name, typed, cli_num_text(o->lo, lo, sizeof lo),
+                    cli_num_text(o->hi, hi, sizeof hi), arg);
             return false;
         }
         if (o->size == 8) {
@@ -165,8 +176,10 @@ static bool store(const cli_cmd *cmd, const cli_opt *o, const char *typed, const
     case CLI_NUM: {
         double v;
         if (!parse_num(arg, o->lo, o->hi, &v)) {
-            fprintf(stderr, "jang %s: %s expects a number in [%g, %g], got '%s'\n", cmd->name,
-                    typed, o->lo, o->hi, arg);
+            char lo[32], hi[32];
+            fprintf(stderr, "jang %s: %s expects a number in [%s, %s], got '%s'\n", cmd->name,
+                    typed, cli_num_text(o->lo, lo, sizeof lo), cli_num_text(o->hi, hi, sizeof hi),
+                    arg);
             return false;
         }
         if (o->size == sizeof(double)) {

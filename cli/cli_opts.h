@@ -66,4 +66,8 @@ void cli_usage(const cli_cmd *cmd, FILE *f);
 #define CLI_HELP (-1)
 int cli_parse(const cli_cmd *cmd, void *dst, int argc, char **argv);
 
+/* A number as people write it, for messages: a whole number in digits ("16777216", "1000000",
+ * never "1.67772e+07"), anything else with %g ("0.5", "1e-06"). Returns buf. */
+const char *cli_num_text(double x, char *buf, size_t cap);
+
 #endif

@@ -90,7 +90,8 @@ static const cli_opt convert_rows[] = {
     {"threads", 't', CLI_INT, F(threads), .lo = 1, .hi = 1024, .meta = "N",
      .help = "worker threads (default: all CPUs)"},
     {"shard-size", 0, CLI_STR, F(shard_s), .meta = "BYTES",
-     .help = "largest tensor bytes per shard, suffix K/M/G allowed (default 5G)"},
+     .help =
+         "largest tensor bytes per shard, suffix K/M/G allowed (binary:\n1K = 1024; default 5G)"},
     {"sample-rows", 0, CLI_INT, F(sample_rows), .lo = 1, .hi = 1 << 30, .meta = "N",
      .help = "--target-bpw: rows measured per tensor (default 128)"},
 };

@@ -62,13 +62,14 @@ static void human_count(char *buf, size_t cap, double x) {
         snprintf(buf, cap, "%.0f", x);
 }
 
+/* Decimal units, as every jang command and doc prints sizes: 1 kB = 1000 B, 1 MB = 10^6 B. */
 static void human_bytes(char *buf, size_t cap, double x) {
-    if (x >= 1024.0 * 1024 * 1024)
-        snprintf(buf, cap, "%.2f GiB", x / (1024.0 * 1024 * 1024));
-    else if (x >= 1024.0 * 1024)
-        snprintf(buf, cap, "%.2f MiB", x / (1024.0 * 1024));
-    else if (x >= 1024.0)
-        snprintf(buf, cap, "%.1f KiB", x / 1024.0);
+    if (x >= 1e9)
+        snprintf(buf, cap, "%.2f GB", x / 1e9);
+    else if (x >= 1e6)
+        snprintf(buf, cap, "%.2f MB", x / 1e6);
+    else if (x >= 1e3)
+        snprintf(buf, cap, "%.1f kB", x / 1e3);
     else
         snprintf(buf, cap, "%.0f B", x);
 }
@@ -96,11 +97,13 @@ static void print_desc(const jang_model_desc *d) {
                (long long)d->n_layers, (long long)d->dim, (long long)d->ffn_dim,
                (long long)d->n_heads, (long long)d->n_kv_heads, (long long)d->head_dim,
                (long long)d->vocab_size, (long long)d->max_seq_len);
-        printf("rope:          theta %g, dim %lld, scaling %s", d->rope_theta,
-               (long long)d->rope_dim, jang_rope_scaling_name(d->rope_scaling));
+        char num[32];
+        printf("rope:          theta %s, dim %lld, scaling %s",
+               cli_num_text(d->rope_theta, num, sizeof num), (long long)d->rope_dim,
+               jang_rope_scaling_name(d->rope_scaling));
         if (d->rope_scaling != JANG_ROPE_SCALING_NONE)
-            printf(" (factor %g, original context %lld)", d->rope_factor,
-                   (long long)d->rope_orig_ctx);
+            printf(" (factor %s, original context %lld)",
+                   cli_num_text(d->rope_factor, num, sizeof num), (long long)d->rope_orig_ctx);
         printf("\n");
         printf("attention:     %s%s%s\n", d->attn_bias ? "q/k/v bias, " : "",
                d->qk_norm ? "q/k norm, " : "", d->sliding_window ? "sliding window" : "full");
@@ -241,6 +244,33 @@ static bool has_scales(const jang_st *st) {
 
 /* ---- JANG v2 / MLX quantized directories ------------------------------------------------ */
 
+/* "bits:          4 (95% of quantized weights), 6 (5%)": the widths the modules really use, by
+ * share of quantized (unpacked) parameters, largest first. The config's top-level default can be
+ * a width few modules use (a mixed model lists most modules one by one). */
+static void print_bits_share(const jang_qmodel *m) {
+    int64_t per[65] = {0}, total = 0;
+    for (int64_t i = 0; i < jang_qmodel_count(m); i++) {
+        const jang_qtensor *e = jang_qmodel_get(m, i);
+        if (!e->quantized || e->bits < 0 || e->bits > 64) continue;
+        per[e->bits] += e->n_params;
+        total += e->n_params;
+    }
+    if (total == 0) return;
+    printf("bits:         ");
+    for (bool first = true;; first = false) {
+        int b = -1;
+        for (int k = 0; k <= 64; k++)
+            if (per[k] > 0 && (b < 0 || per[k] > per[b])) b = k;
+        if (b < 0) break;
+        double pct = 100.0 * (double)per[b] / (double)total;
+        char p[16] = "<1%";
+        if (pct >= 1) snprintf(p, sizeof p, "%.0f%%", pct);
+        printf("%s %d (%s%s)", first ? "" : ",", b, p, first ? " of quantized weights" : "");
+        per[b] = 0;
+    }
+    printf("\n");
+}
+
 static void print_quantized(const jang_qmodel *m, const inspect_opts *o) {
     const jang_qmodel_info *in = jang_qmodel_get_info(m);
     if (in->is_jang)
@@ -253,6 +283,7 @@ static void print_quantized(const jang_qmodel *m, const inspect_opts *o) {
            "%lld config.json entries, %lld manifest entries\n",
            (long long)in->n_quantized, (long long)in->n_plain, in->default_bits, in->default_group,
            (long long)in->n_config_entries, (long long)in->n_manifest_entries);
+    print_bits_share(m);
     if (o->tensors)
         printf("\n%-56s %-6s %4s %5s %-4s %-20s %12s\n", "tensor (module)", "type", "bits", "group",
                "tier", "shape (logical)", "bytes");

@@ -4,11 +4,13 @@
  * is wrapped in the model's chat format (recognised from its template; unknown templates are an
  * error unless --raw). Ends with prompt and generation speed on stderr; says on stderr the seed
  * (random unless --seed), a -c past the model's trained context, and a generation cut short by a
- * full context.
+ * full context. Logits that are not finite (weights holding NaN/Inf) stop it with exit 1 and the
+ * position, after the prompt and after each generated token, rather than sampling from them.
  * Tested by tests/test_cli.c (arguments) and the README's quickstart on the real model.
  */
 #include "cli.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +88,27 @@ static uint64_t random_seed(void) {
     clock_gettime(CLOCK_REALTIME, &ts);
     return ((uint64_t)ts.tv_nsec ^ (uint64_t)ts.tv_sec * 2654435761u ^ (uint64_t)getpid()) &
            0xffffffffu;
+}
+
+/* 0 when the logits row can be sampled; else exit 1 after saying where. NaN or +Inf anywhere, or
+ * every logit -Inf, come only from non-finite weights or activations (one pass over the row). */
+static int check_logits(const float *logits, int64_t n, int64_t pos) {
+    bool nan = false, inf = false, any_finite = false;
+    for (int64_t i = 0; i < n; i++) {
+        float x = logits[i];
+        nan |= isnan(x);
+        inf |= x == INFINITY;
+        any_finite |= x > -INFINITY && x < INFINITY;
+    }
+    if (!nan && !inf && any_finite) return 0;
+    fprintf(stderr,
+            "\njang run: the model produced %s logits at position %lld: its weights contain "
+            "NaN/Inf? try jang validate\n",
+            nan   ? "NaN"
+            : inf ? "Inf"
+                  : "all -Inf",
+            (long long)pos);
+    return 1;
 }
 
 static void print_piece(const jang_tokenizer *tok, jang_detok_stream *ds, int32_t id) {
@@ -186,6 +209,7 @@ int cmd_run(int argc, char **argv) {
             goto done;
         }
     }
+    if (check_logits(logits, d->vocab_size, n_ids - 1)) goto done;
     for (int64_t i = 0; i < n_ids; i++)
         jang_sampler_accept(smp, ids[i]);
     double t_prompt = cli_now_s() - t1;
@@ -209,6 +233,7 @@ int cmd_run(int argc, char **argv) {
             cli_error("run", s);
             goto done;
         }
+        if (check_logits(logits, d->vocab_size, pos)) goto done;
         pos++;
     }
     char tail[16];

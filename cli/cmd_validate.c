@@ -8,7 +8,9 @@
  * jang_dir_validate may not include; this command composes the two. Stored shapes alone cannot
  * catch a config claiming (4 bits, g128) for a module written with (8 bits, g64): both give the
  * same shapes, but a different in_features. Prints one line per check with its first failures;
- * exit 0 when valid, 1 when not, 2 on bad usage. Tested by tests/test_jang_dir.c.
+ * exit 0 when valid, 1 when not, 2 on bad usage. The list comes first, the summary last (stdout
+ * flushed before the stderr line). A missing or broken config.json is one failure: the checks that
+ * need it are skipped and counted. Tested by tests/test_jang_dir.c.
  */
 #include "cli.h"
 
@@ -41,7 +43,7 @@ static int64_t expected_in(const jang_model_desc *d, const char *name) {
 }
 
 typedef struct {
-    int64_t checked, failed;
+    int64_t checked, failed, skipped;
     int n_msgs;
     char msgs[JANG_CHECK_MAX_MSGS][512];
     char note[256];
@@ -92,7 +94,7 @@ static void check_arch(const char *dir, arch_result *r) {
     jang_qmodel_close(m);
 }
 
-static void print_line(const char *name, bool ran, int64_t checked, int64_t failed,
+static void print_line(const char *name, bool ran, int64_t checked, int64_t failed, int64_t skipped,
                        const char *note, const char *desc) {
     const char *verdict = failed ? "FAIL" : ran || checked ? "ok" : "-";
     printf("  %-9s %-5s", name, verdict);
@@ -100,6 +102,7 @@ static void print_line(const char *name, bool ran, int64_t checked, int64_t fail
         printf(" %lld of %lld failed", (long long)failed, (long long)checked);
     else if (checked)
         printf(" %lld checked", (long long)checked);
+    if (skipped) printf(" (%lld skipped: config.json unusable)", (long long)skipped);
     if (note && note[0]) printf(" (%s)", note);
     printf("  [%s]\n", desc);
 }
@@ -132,11 +135,12 @@ int cmd_validate(int argc, char **argv) {
         return cli_error("validate", s);
     }
     printf("validate %s\n", dir);
-    int64_t total_failed = 0;
+    int64_t total_failed = 0, total_skipped = 0;
     for (int c = 0; c < JANG_CHECK_COUNT; c++) {
         const jang_check_result *r = &rep->checks[c];
-        print_line(jang_check_name((jang_check_id)c), r->ran, r->n_checked, r->n_failed, r->note,
-                   jang_check_desc((jang_check_id)c));
+        print_line(jang_check_name((jang_check_id)c), r->ran, r->n_checked, r->n_failed,
+                   r->n_skipped, r->note, jang_check_desc((jang_check_id)c));
+        total_skipped += r->n_skipped;
         for (int k = 0; k < r->n_msgs; k++)
             printf("      - %s\n", r->msgs[k]);
         if (r->n_failed > r->n_msgs)
@@ -145,16 +149,29 @@ int cmd_validate(int argc, char **argv) {
     }
     static arch_result ar;
     memset(&ar, 0, sizeof ar);
-    check_arch(dir, &ar);
-    print_line("arch", ar.checked > 0, ar.checked, ar.failed, ar.note,
+    if (rep->config_unusable) { /* said once under files; not a second failure here */
+        ar.skipped = 1;
+        snprintf(ar.note, sizeof ar.note, "skipped: needs config.json");
+    } else {
+        check_arch(dir, &ar);
+    }
+    print_line("arch", ar.checked > 0, ar.checked, ar.failed, 0, ar.note,
                "config.json's description is sound; module in_features match it");
+    total_skipped += ar.skipped;
     for (int k = 0; k < ar.n_msgs; k++)
         printf("      - %s\n", ar.msgs[k]);
     total_failed += ar.failed;
+    bool config_unusable = rep->config_unusable;
     free(rep);
     if (total_failed) {
-        printf("result: INVALID (%lld failure%s)\n", (long long)total_failed,
-               total_failed == 1 ? "" : "s");
+        char why[128] = "";
+        if (config_unusable)
+            snprintf(why, sizeof why, "; %lld check%s skipped: config.json unusable",
+                     (long long)total_skipped, total_skipped == 1 ? "" : "s");
+        printf("result: INVALID (%lld failure%s%s)\n", (long long)total_failed,
+               total_failed == 1 ? "" : "s", why);
+        /* stdout first: piped, it is buffered, and this line must come after the list */
+        fflush(stdout);
         fprintf(stderr, "jang validate: %s: %lld failure%s (listed above)\n", dir,
                 (long long)total_failed, total_failed == 1 ? "" : "s");
         return 1;

@@ -1184,11 +1184,15 @@ typedef struct jang_check_result {
     int64_t n_failed;
     int n_msgs; /* first failures, at most JANG_CHECK_MAX_MSGS */
     char msgs[JANG_CHECK_MAX_MSGS][512];
-    char note[256]; /* why a check had nothing to look at ("no jang_config.json"), or "" */
+    char note[256];    /* why a check had nothing to look at ("no jang_config.json"), or "" */
+    int64_t n_skipped; /* items not checked because config.json is unusable (config_unusable) */
 } jang_check_result;
 
 typedef struct jang_validate_report {
     jang_check_result checks[JANG_CHECK_COUNT];
+    /* config.json missing, unreadable or not a JSON object: reported once (files), and the
+     * checks that need it are skipped and counted (n_skipped), not failed one module at a time */
+    bool config_unusable;
 } jang_validate_report;
 
 const char *jang_check_name(jang_check_id c);

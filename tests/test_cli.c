@@ -49,6 +49,9 @@ TEST(cli_inspect_gguf) {
     /* 2 layers x (2*32 + 32*32 + 16*32 + 16*32 + 32*32 + 3*48*32) + 64*32 + 32 = 17568 */
     CHECK_HAS(r.out, "totals:        17568 parameters");
     CHECK_HAS(r.out, "32.000 bits per weight");
+    /* sizes in decimal units, as convert prints them (issue 16: MiB here, MB there) */
+    CHECK_HAS(r.out, "17568 parameters (17.6K), 70272 bytes (70.3 kB)");
+    CHECK_MSG(!strstr(r.out, "iB"), "binary units:\n%s", r.out);
 }
 
 TEST(cli_inspect_truncated_gguf) {
@@ -189,14 +192,53 @@ static bool link_to(const char *src, const char *dir, const char *name) {
     return realpath(src, abs) && symlink(abs, dst) == 0;
 }
 
-static bool make_chat_model(char *dir, size_t cap) {
+/* Copies the tiny Qwen2's model.safetensors into dir with element `at` of tensor `tensor` set to
+ * `value` (the header gives the data offset: 8 bytes of header length, the JSON header, then the
+ * data, each tensor at its data_offsets). */
+static bool copy_poisoned(const char *dir, const char *tensor, int64_t at, float value) {
     char src[700], dst[800];
-    snprintf(dir, cap, "%s/chat-model", test_tmpdir());
+    snprintf(src, sizeof src, "%s/model.safetensors", test_data_path("tiny/qwen2"));
+    snprintf(dst, sizeof dst, "%s/model.safetensors", dir);
+    FILE *f = fopen(src, "rb");
+    if (!f) return false;
+    static unsigned char buf[1 << 20];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    if (n < 8 || n == sizeof buf) return false;
+    uint64_t hlen = 0;
+    for (int i = 7; i >= 0; i--)
+        hlen = hlen << 8 | buf[i];
+    if (hlen > n - 8) return false;
+    json_t *h = json_loadb((const char *)buf + 8, (size_t)hlen, 0, NULL);
+    json_t *t = json_object_get(h, tensor);
+    bool ok = t && !strcmp(json_string_value(json_object_get(t, "dtype")), "F32");
+    uint64_t off =
+        8 + hlen +
+        (uint64_t)json_integer_value(json_array_get(json_object_get(t, "data_offsets"), 0)) +
+        4 * (uint64_t)at;
+    json_decref(h);
+    if (!ok || off + 4 > n) return false;
+    memcpy(buf + off, &value, 4);
+    f = fopen(dst, "wb");
+    if (!f) return false;
+    ok = fwrite(buf, 1, n, f) == n;
+    return fclose(f) == 0 && ok;
+}
+
+/* poison: the name of a tensor whose first value becomes NaN, or NULL for the weights as they
+ * are (a link). */
+static bool make_chat_model_at(const char *name, const char *poison, char *dir, size_t cap) {
+    char src[700], dst[800];
+    snprintf(dir, cap, "%s/%s", test_tmpdir(), name);
     if (mkdir(dir, 0755) != 0) return false;
     const char *links[] = {"config.json", "model.safetensors"};
     for (int i = 0; i < 2; i++) {
         snprintf(src, sizeof src, "%s/%s", test_data_path("tiny/qwen2"), links[i]);
-        if (!link_to(src, dir, links[i])) return false;
+        if (i == 1 && poison) {
+            if (!copy_poisoned(dir, poison, 0, NAN)) return false;
+        } else if (!link_to(src, dir, links[i])) {
+            return false;
+        }
     }
     snprintf(src, sizeof src, "%s/tokenizer_config.json", test_data_path("tokenizer/smollm2"));
     if (!link_to(src, dir, "tokenizer_config.json")) return false;
@@ -224,6 +266,10 @@ static bool make_chat_model(char *dir, size_t cap) {
     int rc = json_dump_file(t, dst, 0);
     json_decref(t);
     return rc == 0;
+}
+
+static bool make_chat_model(char *dir, size_t cap) {
+    return make_chat_model_at("chat-model", NULL, dir, cap);
 }
 
 /* --chat echoes the user's prompt, not the chat template around it; --no-echo prints neither. */
@@ -305,4 +351,60 @@ TEST(cli_run_seed) {
     CHECK_EQ_INT(r.status, 0);
     CHECK_STR(r.out, out1);
     CHECK_EQ_INT(seed_of(r.err), s1);
+}
+
+/* Weights holding a NaN (issue 16: run exited 0 with empty output): exit 1 naming the position and
+ * pointing at jang validate, after the prompt (a NaN in the final norm reaches every logit). */
+TEST(cli_run_nan_weights) {
+    static run_result r;
+    char m[600], args[900];
+    REQUIRE(make_chat_model_at("nan-model", "model.norm.weight", m, sizeof m));
+    snprintf(args, sizeof args, "run -m %s -p 'tell me a joke' -n 4 --temp 0 -t 1", m);
+    REQUIRE(run_jang(args, &r));
+    CHECK_EQ_INT(r.status, 1);
+    CHECK_HAS(r.err, "the model produced NaN logits at position ");
+    CHECK_HAS(r.err, "its weights contain NaN/Inf? try jang validate");
+    /* the position is the prompt's last token: as many tokens as the healthy model's run says */
+    char ok[600];
+    REQUIRE(make_chat_model(ok, sizeof ok));
+    snprintf(args, sizeof args, "run -m %s -p 'tell me a joke' -n 1 --temp 0 -t 1", ok);
+    REQUIRE(run_jang(args, &r));
+    CHECK_EQ_INT(r.status, 0);
+    const char *p = strstr(r.err, "prompt ");
+    REQUIRE(p);
+    long long n_prompt = strtoll(p + 7, NULL, 10);
+    snprintf(args, sizeof args, "run -m %s -p 'tell me a joke' -n 4 --temp 0 -t 1", m);
+    REQUIRE(run_jang(args, &r));
+    char want[96];
+    snprintf(want, sizeof want, "NaN logits at position %lld:", n_prompt - 1);
+    CHECK_HAS(r.err, want);
+}
+
+/* Whole numbers print as digits (issue 16: "1.67772e+07" in ranges): the tiny Qwen2's rope theta
+ * 1e6 was "theta 1e+06". */
+TEST(cli_inspect_whole_numbers) {
+    static run_result r;
+    char args[700];
+    snprintf(args, sizeof args, "inspect --summary %s", test_data_path("tiny/qwen2"));
+    REQUIRE(run_jang(args, &r));
+    CHECK_EQ_INT(r.status, 0);
+    CHECK_HAS(r.out, "rope:          theta 1000000, dim 16, scaling none");
+    CHECK_HAS(r.out, "norm eps:      1e-06");
+}
+
+/* scripts/quickstart ends by saying where the converted model is and what to try next (issue 16:
+ * it ended on the model's answer). Its closing message (the last here-document) is run with OUT
+ * set, as the script sets it; the rest of the script needs the network and a real model. */
+TEST(cli_quickstart_closing) {
+    FILE *p = popen("OUT=/x/quick-jang bash -c \"$(sed -n '/^cat >&2 <<EOF$/,/^EOF$/p' "
+                    "scripts/quickstart)\" 2>&1",
+                    "r");
+    REQUIRE(p);
+    static char out[4096];
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    CHECK_EQ_INT(pclose(p), 0);
+    CHECK_HAS(out, "The converted model is in /x/quick-jang\n");
+    CHECK_HAS(out, "build/jang run -m \"/x/quick-jang\" --chat -p ");
+    CHECK_HAS(out, "build/jang bench -m \"/x/quick-jang\"\n");
 }

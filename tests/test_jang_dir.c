@@ -994,6 +994,11 @@ TEST(jd_cli_validate_inspect) {
     CHECK_EQ_INT(r.status, 0);
     CHECK_HAS(r.out, "format:        JANG v2.0");
     CHECK_HAS(r.out, "14 quantized modules, 6 plain tensors; default 2 bits, group 64");
+    /* the widths used, by share of the 71680 quantized weights: 4 bits 24576, 2 bits 16384, 3
+     * bits 12288, 8 bits 8192, 5 bits 6144, 6 bits 4096 (the top-level default, 2, is not the
+     * most used: issue 16) */
+    CHECK_HAS(r.out, "bits:          4 (34% of quantized weights), 2 (23%), 3 (17%), 8 (11%), 5 "
+                     "(9%), 6 (6%)\n");
     CHECK_HAS(r.out, "model.layers.1.mlp.switch_mlp.gate_proj                  q3        3    64 -"
                      "    [4, 32, 64]                  3584");
     CHECK_HAS(r.out, "JANG bits:     4.029");
@@ -1038,4 +1043,54 @@ TEST(jd_cli_validate_inspect) {
     CHECK_EQ_INT(r.status, 1);
     REQUIRE(run_cli("validate", &r));
     CHECK_EQ_INT(r.status, 2);
+}
+
+static int count_of(const char *hay, const char *needle) {
+    int n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+        n++;
+    return n;
+}
+
+/* Issue 16's validate edges: one broken config.json is one failure, not one per module (the
+ * checks needing it are skipped and counted); the list comes before the summary on a pipe (stdout
+ * and stderr into one file here); an empty directory is "1 of 1 failed", not "1 of 0". */
+TEST(jd_cli_validate_edges) {
+    static cli_run r;
+    char args[1200], p[1024];
+    for (int jang = 1; jang >= 0; jang--) {
+        wopts o = wdefaults();
+        o.jang = jang;
+        const char *dir = fresh(jang ? "broken-jang" : "broken-mlx", &o);
+        REQUIRE(dir);
+        pjoin(p, sizeof p, dir, "config.json");
+        FILE *f = fopen(p, "w");
+        REQUIRE(f);
+        fputs("{broken", f);
+        fclose(f);
+        snprintf(args, sizeof args, "validate %s", dir);
+        REQUIRE(run_cli(args, &r));
+        CHECK_EQ_INT(r.status, 1);
+        CHECK_MSG(count_of(r.out, "\n      - ") == 1, "not one failure listed:\n%s", r.out);
+        CHECK_HAS(r.out, "      - config.json: not a JSON object");
+        /* 14 modules: the manifest's config.json entries (JANG) or their (bits, group) (MLX),
+         * and the arch check */
+        CHECK_HAS(r.out, jang ? "manifest  ok    14 checked (14 skipped: config.json unusable)"
+                              : "quant     ok    (14 skipped: config.json unusable)");
+        CHECK_HAS(r.out, "arch      -     (skipped: needs config.json)");
+        CHECK_HAS(r.out, "result: INVALID (1 failure; 15 checks skipped: config.json unusable)");
+        const char *list = strstr(r.out, "\n      - "), *res = strstr(r.out, "result: INVALID");
+        const char *sum = strstr(r.out, "jang validate: ");
+        CHECK_MSG(list && res && sum && list < res && res < sum, "summary before the list:\n%s",
+                  r.out);
+    }
+    pjoin(p, sizeof p, test_tmpdir(), "empty");
+    REQUIRE(mkdir(p, 0755) == 0);
+    snprintf(args, sizeof args, "validate %s", p);
+    REQUIRE(run_cli(args, &r));
+    CHECK_EQ_INT(r.status, 1);
+    CHECK_HAS(r.out, "index     FAIL  1 of 1 failed  [");
+    CHECK_MSG(!strstr(r.out, "of 0 failed"), "failures of nothing:\n%s", r.out);
+    CHECK_MSG(!strstr(r.out, "a single model.safetensors"), "wrong note:\n%s", r.out);
+    CHECK_HAS(r.out, "result: INVALID (2 failures; 1 check skipped: config.json unusable)");
 }

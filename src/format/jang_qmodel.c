@@ -68,6 +68,15 @@ static jang_status bad(sink *k, jang_check_id c, jang_status s, const char *fmt,
     return JANG_OK;
 }
 
+/* An item of check c that was counted (tick) but needs config.json, which is unusable. */
+static void skip(sink *k, jang_check_id c) {
+    k->rep->checks[c].n_checked--;
+    k->rep->checks[c].n_skipped++;
+}
+
+/* Collecting, with config.json missing or broken (reported once under files). */
+static bool config_unusable(const sink *k) { return k->rep && k->rep->config_unusable; }
+
 static void note(sink *k, jang_check_id c, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void note(sink *k, jang_check_id c, const char *fmt, ...) {
@@ -291,6 +300,10 @@ static bool resolve(sink *k, jang_qmodel *m, const char *p, int *bits, int *grou
         *src = JANG_QSRC_DEFAULT;
         have = true;
     }
+    if (!have && config_unusable(k)) { /* config.json would have said: not a failure of its own */
+        skip(k, JANG_CHECK_QUANT);
+        return false;
+    }
     if (!have) {
         *st = bad(k, JANG_CHECK_QUANT, JANG_E_FORMAT,
                   "module '%s': bits and group size unknown: no config.json quantization entry, "
@@ -484,6 +497,7 @@ static jang_status qm_load(sink *k, const char *dir, json_t *config, jang_qmodel
         if (!present &&
             (s = bad(k, JANG_CHECK_FILES, JANG_E_NOTFOUND, "no config.json")) != JANG_OK)
             goto fail;
+        if (!m->config && k->rep) k->rep->config_unusable = true;
     }
     if ((s = load_json(k, dir, "jang_config.json", &m->jcfg, &present)) != JANG_OK) goto fail;
     if (present) tick(k, JANG_CHECK_FILES, 1);
@@ -525,8 +539,13 @@ static jang_status qm_load(sink *k, const char *dir, json_t *config, jang_qmodel
         if (k->rep) {
             char why[768];
             snprintf(why, sizeof why, "%s", jang_last_error());
-            if (k->rep->checks[JANG_CHECK_INDEX].n_failed == 0)
+            if (k->rep->checks[JANG_CHECK_INDEX].n_failed == 0) {
+                /* one item: the shards open (an empty directory said "1 of 0 failed"); the note
+                 * "a single model.safetensors" would be wrong now */
+                tick(k, JANG_CHECK_INDEX, 1);
+                k->rep->checks[JANG_CHECK_INDEX].note[0] = '\0';
                 bad(k, JANG_CHECK_INDEX, s, "%s", why);
+            }
         }
         goto fail;
     }
@@ -1027,7 +1046,9 @@ static void check_manifest(sink *k, const jang_qmodel *m) {
         check_manifest_shape(k, key, v, "weight_shape", e->weight);
         check_manifest_shape(k, key, v, "scales_shape", e->scales);
         check_manifest_shape(k, key, v, "biases_shape", e->biases);
-        if (!json_object_get(m->qblock, key))
+        if (!json_object_get(m->qblock, key) && config_unusable(k))
+            k->rep->checks[JANG_CHECK_MANIFEST].n_skipped++;
+        else if (!json_object_get(m->qblock, key))
             bad(k, JANG_CHECK_MANIFEST, JANG_E_FORMAT,
                 "module '%s' has a manifest entry but no config.json quantization entry (mlx-lm "
                 "reads only config.json)",
