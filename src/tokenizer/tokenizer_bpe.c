@@ -514,8 +514,8 @@ static void try_pair(tok_ctx *c, int32_t l, int32_t r) {
     if (l < 0 || r < 0) return;
     int32_t a = c->sym[l].id, b = c->sym[r].id, rank, id;
     if (a < 0 || b < 0 || !tok_merge_find(c->t, a, b, &rank, &id)) return;
-    tok_heap_push(c,
-                  (tok_heap_item){.rank = rank, .left = l, .right = r, .a = a, .b = b, .id = id});
+    const tok_heap_item it = {.rank = rank, .left = l, .right = r, .a = a, .b = b, .id = id};
+    tok_heap_push(c, it, bpe_less);
 }
 
 static jang_status reserve_syms(tok_ctx *c, int64_t n) {

@@ -18,8 +18,9 @@ static void spm_try(tok_ctx *c, const char *s, int32_t l, int32_t r) {
     uint32_t size = L->len + R->len;
     int32_t id = tok_find(c->t, s + L->off, size); /* the pair is contiguous in s */
     if (id < 0) return;
-    tok_heap_push(c, (tok_heap_item){
-                         .score = c->t->tok[id].score, .left = l, .right = r, .a = (int32_t)size});
+    const tok_heap_item it = {
+        .score = c->t->tok[id].score, .left = l, .right = r, .a = (int32_t)size};
+    tok_heap_push(c, it, spm_before);
 }
 
 /* Merges and emits s[0, len), one run between break bytes. */
