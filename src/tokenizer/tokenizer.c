@@ -566,6 +566,15 @@ static jang_status buf_append_text(tok_ctx *c, const char *s, size_t n, bool san
 }
 
 /* Applies the tokenizer.json normalizers to c->buf[*off, *off + *len), appending the result. */
+
+/* What the Strip normalizer removes: Unicode White_Space (the controls 9-13 and 0x85, and the
+ * Zs / Zl / Zp categories). */
+static bool strip_space(uint32_t cp) {
+    const utf8proc_property_t *p = utf8proc_get_property((utf8proc_int32_t)cp);
+    return (cp >= 9 && cp <= 13) || cp == 0x85 || p->category == UTF8PROC_CATEGORY_ZS ||
+           p->category == UTF8PROC_CATEGORY_ZL || p->category == UTF8PROC_CATEGORY_ZP;
+}
+
 static jang_status normalize(tok_ctx *c, uint32_t *off, uint32_t *len) {
     const jang_tokenizer *t = c->t;
     for (int i = 0; i < t->n_norms; i++) {
@@ -692,11 +701,7 @@ static jang_status normalize(tok_ctx *c, uint32_t *off, uint32_t *len) {
                 uint32_t cp;
                 int l = tok_utf8_decode((const uint8_t *)s + a, b - a, &cp);
                 if (!l) break;
-                const utf8proc_property_t *p = utf8proc_get_property((utf8proc_int32_t)cp);
-                bool ws =
-                    (cp >= 9 && cp <= 13) || cp == 0x85 || p->category == UTF8PROC_CATEGORY_ZS ||
-                    p->category == UTF8PROC_CATEGORY_ZL || p->category == UTF8PROC_CATEGORY_ZP;
-                if (!ws) break;
+                if (!strip_space(cp)) break;
                 a += (size_t)l;
             }
             while (nm->right && b > a) {
@@ -706,11 +711,7 @@ static jang_status normalize(tok_ctx *c, uint32_t *off, uint32_t *len) {
                 uint32_t cp;
                 int l = tok_utf8_decode((const uint8_t *)s + k, b - k, &cp);
                 if (!l) break;
-                const utf8proc_property_t *p = utf8proc_get_property((utf8proc_int32_t)cp);
-                bool ws =
-                    (cp >= 9 && cp <= 13) || cp == 0x85 || p->category == UTF8PROC_CATEGORY_ZS ||
-                    p->category == UTF8PROC_CATEGORY_ZL || p->category == UTF8PROC_CATEGORY_ZP;
-                if (!ws) break;
+                if (!strip_space(cp)) break;
                 b = k;
             }
             *off += (uint32_t)a;
