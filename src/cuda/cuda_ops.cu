@@ -47,6 +47,14 @@ template <int BITS> static __device__ __forceinline__ uint32_t code_at(const uin
  * activations are read once per R rows; partial sums are reduced in a fixed order (lane, warp). */
 #define AFF_R 4
 #define AFF_WARPS 8
+template <int NT> static __device__ __forceinline__ void zero_acc(float (&acc)[AFF_R][NT]) {
+#pragma unroll
+    for (int r = 0; r < AFF_R; r++)
+#pragma unroll
+        for (int t = 0; t < NT; t++)
+            acc[r][t] = 0.0f;
+}
+
 /* The end of a matmul pass: each (row, token) sum reduced over the lanes, then over the warps, in
  * a fixed order (the same whatever the number of tokens: batch invariance), plus the bias. */
 template <int NT>
@@ -85,11 +93,7 @@ __global__ void __launch_bounds__(AFF_WARPS * 32, NT == 1 ? (BITS <= 4 ? 4 : 3) 
     for (int64_t t0 = 0; t0 < n; t0 += NT) {
         const int nt = n - t0 < NT ? (int)(n - t0) : NT;
         float acc[AFF_R][NT];
-#pragma unroll
-        for (int r = 0; r < AFF_R; r++)
-#pragma unroll
-            for (int t = 0; t < NT; t++)
-                acc[r][t] = 0.0f;
+        zero_acc<NT>(acc);
         for (int64_t c = warp * 32 + lane; c < chunks; c += nw * 32) {
             uint32_t w[AFF_R][BITS];
             float s[AFF_R], b[AFF_R];
@@ -154,11 +158,7 @@ __global__ void __launch_bounds__(AFF_WARPS * 32, NT == 1 ? 4 : 2)
     for (int64_t t0 = 0; t0 < n; t0 += NT) {
         const int nt = n - t0 < NT ? (int)(n - t0) : NT;
         float acc[AFF_R][NT];
-#pragma unroll
-        for (int r = 0; r < AFF_R; r++)
-#pragma unroll
-            for (int t = 0; t < NT; t++)
-                acc[r][t] = 0.0f;
+        zero_acc<NT>(acc);
         for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) {
             float wv[AFF_R];
 #pragma unroll
